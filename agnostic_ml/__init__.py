@@ -1,0 +1,12 @@
+"""agnostic-ml: deep metric learning written once against the Python array API standard.
+
+The same distances, tuple utilities, reducers, miners and retrieval metrics run on NumPy,
+CuPy, torch (CPU or CUDA) and array-api-strict. This package never imports torch or cupy;
+the torch adapter lives in ``agnostic_ml_torch``.
+"""
+
+__version__ = "0.1.0"
+
+from . import distances
+
+__all__ = ["distances", "__version__"]

@@ -1,0 +1,174 @@
+"""BaseDistance: the contract every distance (and similarity) follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .._array_api import floating_work_dtype, namespace_and_device, to_numpy
+from .._checks import check_embeddings
+
+Array = Any
+
+
+@dataclass(frozen=True)
+class DistanceStats:
+    """Average Lp norms of the inputs before and after normalisation (Python floats)."""
+
+    initial_avg_query_norm: float
+    initial_avg_ref_norm: float
+    final_avg_query_norm: float
+    final_avg_ref_norm: float
+
+
+class BaseDistance:
+    """Base class of distances and similarities (PML's ``BaseDistance``).
+
+    Parameters
+    ----------
+    normalize_embeddings : bool, default True
+        L_p-normalise every row before computing the matrix (``x / max(||x||_p, 1e-12)``).
+    p : float, default 2
+        The norm used for normalisation (and, for :class:`LpDistance`, the distance).
+    power : float, default 1
+        The matrix is raised to this power.
+    is_inverted : bool, default False
+        True for similarities (larger = more similar).
+    collect_stats : bool, default False
+        When True, each call stores a :class:`DistanceStats` in ``self.stats`` (this costs
+        a host sync; it is off by default).
+
+    Calling ``dist(query_emb, ref_emb=None)`` returns the ``(len(query), len(ref))``
+    matrix in the embeddings' namespace, device and dtype. float16/bfloat16 inputs are
+    computed in float32 and cast back.
+
+    Subclasses implement ``compute_mat(q, r)`` and ``pairwise_distance(q, r)`` on
+    already-normalised float32/float64 inputs, with ``xp`` taken from the arrays.
+    """
+
+    def __init__(
+        self,
+        normalize_embeddings: bool = True,
+        p: float = 2,
+        power: float = 1,
+        is_inverted: bool = False,
+        collect_stats: bool = False,
+    ) -> None:
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not p > 0:
+            raise ValueError(f"p must be a positive number, got {p!r}")
+        if not isinstance(power, (int, float)) or isinstance(power, bool):
+            raise TypeError(f"power must be a number, got {power!r}")
+        self.normalize_embeddings = bool(normalize_embeddings)
+        self.p = p
+        self.power = power
+        self.is_inverted = bool(is_inverted)
+        self.collect_stats = bool(collect_stats)
+        self.stats: DistanceStats | None = None
+
+    # -- the matrix -----------------------------------------------------------------
+    def __call__(self, query_emb: Array, ref_emb: Array | None = None) -> Array:
+        xp, _ = namespace_and_device(query_emb, ref_emb)
+        check_embeddings(query_emb, "query_emb", xp=xp)
+        if ref_emb is not None:
+            check_embeddings(ref_emb, "ref_emb", xp=xp)
+            if ref_emb.shape[1] != query_emb.shape[1]:
+                raise ValueError(
+                    f"ref_emb has {ref_emb.shape[1]} features but query_emb has {query_emb.shape[1]}"
+                )
+        in_dtype = query_emb.dtype
+        work = floating_work_dtype(in_dtype, xp)
+        q = query_emb if query_emb.dtype == work else xp.astype(query_emb, work)
+        r = None
+        if ref_emb is not None:
+            r = ref_emb if ref_emb.dtype == work else xp.astype(ref_emb, work)
+        qn = self.maybe_normalize(q)
+        rn = qn if r is None else self.maybe_normalize(r)
+        if self.collect_stats:
+            self._record_stats(q, q if r is None else r, qn, rn, xp)
+        mat = self.compute_mat(qn, rn)
+        if self.power != 1:
+            mat = mat**self.power
+        return mat if mat.dtype == in_dtype else xp.astype(mat, in_dtype)
+
+    forward = __call__
+
+    def compute_mat(self, query_emb: Array, ref_emb: Array) -> Array:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def pairwise_distance(self, query_emb: Array, ref_emb: Array) -> Array:  # pragma: no cover
+        """Row-wise values ``d(query_emb[i], ref_emb[i])``.
+
+        As in PML, this neither normalises nor applies ``power``: it is the raw function
+        that losses apply to rows they have already prepared.
+        """
+        raise NotImplementedError
+
+    # -- helpers shared by miners and losses -----------------------------------------------
+    def smallest_dist(self, x: Array, dim: int | None = None, *, axis: int | None = None) -> Array:
+        """The values of the *most similar* entries: min for distances, max for similarities."""
+        xp, _ = namespace_and_device(x)
+        ax = dim if axis is None else axis
+        return xp.max(x, axis=ax) if self.is_inverted else xp.min(x, axis=ax)
+
+    def largest_dist(self, x: Array, dim: int | None = None, *, axis: int | None = None) -> Array:
+        """The values of the *least similar* entries: max for distances, min for similarities."""
+        xp, _ = namespace_and_device(x)
+        ax = dim if axis is None else axis
+        return xp.min(x, axis=ax) if self.is_inverted else xp.max(x, axis=ax)
+
+    def margin(self, x: Array, y: Array) -> Array:
+        """How much farther ``x`` is than ``y``: ``x - y`` (distances) or ``y - x`` (similarities)."""
+        return y - x if self.is_inverted else x - y
+
+    def get_norm(self, embeddings: Array, dim: int = 1) -> Array:
+        """Row-wise L_p norms."""
+        xp, _ = namespace_and_device(embeddings)
+        return _lp_norm(embeddings, self.p, dim, xp)
+
+    def normalize(self, embeddings: Array, dim: int = 1) -> Array:
+        """``x / max(||x||_p, 1e-12)`` along ``dim`` (torch's ``F.normalize``)."""
+        xp, _ = namespace_and_device(embeddings)
+        norm = _lp_norm(embeddings, self.p, dim, xp, keepdims=True)
+        eps = xp.asarray(1e-12, dtype=norm.dtype, device=_device(norm))
+        return embeddings / xp.maximum(norm, eps)
+
+    def maybe_normalize(self, embeddings: Array, dim: int = 1) -> Array:
+        return self.normalize(embeddings, dim=dim) if self.normalize_embeddings else embeddings
+
+    def _record_stats(self, q: Array, r: Array, qn: Array, rn: Array, xp: Any) -> None:
+        vals = [float(to_numpy(xp.mean(self.get_norm(a)))) for a in (q, r, qn, rn)]
+        self.stats = DistanceStats(*vals)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(normalize_embeddings={self.normalize_embeddings}, "
+            f"p={self.p}, power={self.power})"
+        )
+
+
+def _device(x: Array) -> Any:
+    return namespace_and_device(x)[1]
+
+
+def _lp_norm(x: Array, p: float, axis: int, xp: Any, keepdims: bool = False) -> Array:
+    """L_p norm without the optional ``linalg`` extension (disabled in strictest mode)."""
+    if p == 2:
+        return safe_sqrt(xp.sum(x * x, axis=axis, keepdims=keepdims), xp)
+    if p == 1:
+        return xp.sum(xp.abs(x), axis=axis, keepdims=keepdims)
+    if p == float("inf"):
+        return xp.max(xp.abs(x), axis=axis, keepdims=keepdims)
+    return xp.sum(xp.abs(x) ** p, axis=axis, keepdims=keepdims) ** (1.0 / p)
+
+
+def safe_sqrt(s: Array, xp: Any) -> Array:
+    """``sqrt(max(s, 0))`` whose gradient is 0 (not NaN) where ``s <= 0``.
+
+    ``d sqrt(s)/ds = 1 / (2 sqrt(s))`` is infinite at 0, and autograd multiplies it by a
+    zero upstream gradient, giving NaN on the diagonal of a distance matrix. Feeding 1 to
+    the sqrt there and masking the result keeps both the value and the gradient finite.
+    """
+    pos = s > 0
+    one = xp.asarray(1, dtype=s.dtype, device=_device(s))
+    zero = xp.asarray(0, dtype=s.dtype, device=_device(s))
+    return xp.where(pos, xp.sqrt(xp.where(pos, s, one)), zero)

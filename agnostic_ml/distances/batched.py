@@ -1,0 +1,52 @@
+"""BatchedDistance: stream a distance matrix over query blocks."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .base import BaseDistance
+
+Array = Any
+
+
+class BatchedDistance:
+    """Compute ``distance(query[s:e], ref)`` block by block and hand each to ``iter_fn``.
+
+    PML's ``BatchedDistance(distance, iter_fn=None, batch_size=32)``: calling it returns
+    nothing; ``iter_fn(mat, s, e)`` receives each ``(e - s, len(ref))`` block. Unknown
+    attributes (``is_inverted``, ``margin``, ...) are read from the wrapped distance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from agnostic_ml.distances import BatchedDistance, LpDistance
+    >>> rows = []
+    >>> BatchedDistance(LpDistance(), lambda m, s, e: rows.append((s, e)), batch_size=2)(np.eye(3))
+    >>> rows
+    [(0, 2), (2, 3)]
+    """
+
+    def __init__(self, distance: BaseDistance, iter_fn: Callable[[Array, int, int], Any] | None = None, batch_size: int = 32) -> None:
+        if not isinstance(distance, BaseDistance):
+            raise TypeError(f"distance must be an agnostic_ml distance, got {type(distance).__name__}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.distance = distance
+        self.iter_fn = iter_fn
+        self.batch_size = batch_size
+
+    def __call__(self, query_emb: Array, ref_emb: Array | None = None) -> None:
+        if self.iter_fn is None:
+            raise ValueError("iter_fn is None: set BatchedDistance.iter_fn before calling it")
+        ref = query_emb if ref_emb is None else ref_emb
+        n = query_emb.shape[0]
+        for s in range(0, n, self.batch_size):
+            e = min(s + self.batch_size, n)
+            self.iter_fn(self.distance(query_emb[s:e, ...], ref), s, e)
+
+    forward = __call__
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "distance":  # not yet set (during unpickling)
+            raise AttributeError(name)
+        return getattr(self.distance, name)

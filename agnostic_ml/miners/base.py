@@ -1,0 +1,110 @@
+"""BaseMiner: the contract every miner follows (PML's ``BaseMiner``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._array_api import index_dtype, namespace_and_device, no_grad
+from .._checks import prepare_batch
+from ..distances import BaseDistance, LpDistance
+
+Array = Any
+
+
+class BaseMiner:
+    """Base class of miners.
+
+    Calling ``miner(embeddings, labels, ref_emb=None, ref_labels=None)`` validates the
+    inputs, converts host labels once to the embeddings' namespace and device, runs
+    :meth:`mine` (without autograd on torch), checks its output and returns it:
+
+    - triplets ``(a, p, n)``: anchors index ``embeddings``; ``p`` and ``n`` index the
+      reference set (``ref_emb``, the batch itself when not given);
+    - pairs ``(a1, p, a2, n)``.
+
+    All are 1-D integer arrays of the embeddings' namespace and device (the indexing
+    dtype, int64). Without a separate reference set, an anchor is never its own positive
+    (PML's self-pair rule); with one, ``mine`` receives ``ref_labels is not labels``.
+
+    Subclass and implement ``mine(embeddings, labels, ref_emb, ref_labels)``; inside it,
+    ``ref_labels is labels`` tells that no reference set was given.
+
+    Parameters
+    ----------
+    collect_stats : bool, default False
+        Record statistics of each call in ``self.stats`` (a dict of 0-D arrays: no host
+        sync is made when recording; ``num_triplets`` etc. are Python ints). Off by
+        default, and then nothing is computed for them.
+    distance : BaseDistance, optional
+        Default ``LpDistance()`` (normalised Euclidean), as in PML; subclasses may differ.
+    """
+
+    def __init__(self, collect_stats: bool = False, distance: BaseDistance | None = None) -> None:
+        if distance is not None and not isinstance(distance, BaseDistance):
+            raise TypeError(f"distance must be an agnostic_ml distance, got {type(distance).__name__}")
+        self.collect_stats = bool(collect_stats)
+        self.distance = self.default_distance() if distance is None else distance
+        self.stats: dict[str, Any] = {}
+
+    def default_distance(self) -> BaseDistance:
+        return LpDistance()
+
+    def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        embeddings: Array,
+        labels: Any,
+        ref_emb: Array | None = None,
+        ref_labels: Any = None,
+    ) -> tuple[Array, ...]:
+        xp, device, emb, lab, ref, rlab, _ = prepare_batch(embeddings, labels, ref_emb, ref_labels)
+        self.stats = {}
+        with no_grad(xp):
+            out = self.mine(emb, lab, ref, rlab)
+        out = self._check_output(out, xp, device)
+        if self.collect_stats:
+            if len(out) == 3:
+                self.stats["num_triplets"] = int(out[0].shape[0])
+            else:
+                self.stats["num_pos_pairs"] = int(out[0].shape[0])
+                self.stats["num_neg_pairs"] = int(out[2].shape[0])
+        return out
+
+    forward = __call__
+
+    def record(self, **values: Any) -> None:
+        """Store statistics when ``collect_stats`` is on (values stay on the device)."""
+        if self.collect_stats:
+            self.stats.update(values)
+
+    def __getattr__(self, name: str) -> Any:
+        # PML exposes stats as attributes (miner.num_triplets); keep that working.
+        stats = self.__dict__.get("stats")
+        if stats and name in stats:
+            return stats[name]
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    @staticmethod
+    def _check_output(out: Any, xp: Any, device: Any) -> tuple[Array, ...]:
+        if not isinstance(out, tuple) or len(out) not in (3, 4):
+            raise TypeError(
+                f"a miner must return a 3-tuple (a, p, n) or a 4-tuple (a1, p, a2, n), got {type(out).__name__}"
+                + (f" of length {len(out)}" if isinstance(out, tuple) else "")
+            )
+        idt = index_dtype(xp, device)
+        fixed = []
+        for i, t in enumerate(out):
+            txp, _ = namespace_and_device(t)
+            if txp is not xp:
+                raise TypeError(f"miner output {i} is not an array of the embeddings' namespace")
+            if t.ndim != 1:
+                raise ValueError(f"miner output {i} must be 1-D, got shape {tuple(t.shape)}")
+            fixed.append(t if t.dtype == idt else xp.astype(t, idt))
+        if len(out) == 3:
+            if not fixed[0].shape[0] == fixed[1].shape[0] == fixed[2].shape[0]:
+                raise ValueError("triplet outputs (a, p, n) must have equal lengths")
+        elif fixed[0].shape[0] != fixed[1].shape[0] or fixed[2].shape[0] != fixed[3].shape[0]:
+            raise ValueError("pair outputs need len(a1) == len(p) and len(a2) == len(n)")
+        return tuple(fixed)
