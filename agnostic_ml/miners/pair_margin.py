@@ -1,0 +1,80 @@
+"""PairMarginMiner: positive pairs that are too far, negative pairs that are too close."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._array_api import namespace_and_device
+from ..distances import BaseDistance
+from ._pair_mining import check_real, distance_matrix, empty_indices, label_masks, mask_to_pairs, masked_mean
+from .base import BaseMiner
+
+Array = Any
+
+
+class PairMarginMiner(BaseMiner):
+    """Pairs that violate a margin (PML's ``PairMarginMiner``).
+
+    For a distance ``d`` it keeps positive pairs with ``d(a, p) > pos_margin`` and
+    negative pairs with ``d(a, n) < neg_margin``; for a similarity ``s``
+    (``distance.is_inverted``) positive pairs with ``s(a, p) < pos_margin`` and negative
+    pairs with ``s(a, n) > neg_margin``. All inequalities are strict, as in PML.
+    Comparisons are made in the matrix dtype (the margins are rounded to it, as torch and
+    NumPy do with Python scalars).
+
+    Output: pairs ``(a1, p, a2, n)`` in row-major order (anchor, then reference index),
+    like PML. Without a separate reference set an anchor is never its own positive.
+
+    Parameters
+    ----------
+    pos_margin, neg_margin : float, default 0.2, 0.8
+        Finite numbers. With a (non-inverted) distance they must be >= 0: a negative
+        margin on a distance selects every positive pair or no negative pair.
+    collect_stats : bool, default False
+        Record ``pos_pair_dist`` / ``neg_pair_dist``: the mean value over *all* positive /
+        negative pairs before filtering (0 when there are none), as 0-D arrays.
+    distance : BaseDistance, optional
+        Default ``LpDistance()`` (normalised Euclidean).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from agnostic_ml.miners import PairMarginMiner
+    >>> emb = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.1]])
+    >>> [x.tolist() for x in PairMarginMiner()(emb, [0, 0, 1])]
+    [[0, 1], [1, 0], [0, 2], [2, 0]]
+    """
+
+    def __init__(
+        self,
+        pos_margin: float = 0.2,
+        neg_margin: float = 0.8,
+        *,
+        collect_stats: bool = False,
+        distance: BaseDistance | None = None,
+    ) -> None:
+        super().__init__(collect_stats=collect_stats, distance=distance)
+        nonneg = not self.distance.is_inverted
+        self.pos_margin = check_real(pos_margin, "pos_margin", nonnegative=nonneg)
+        self.neg_margin = check_real(neg_margin, "neg_margin", nonnegative=nonneg)
+
+    def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:
+        xp, device = namespace_and_device(embeddings)
+        if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
+            return empty_indices(xp, device, 4)
+        mat = distance_matrix(self.distance, embeddings, ref_emb)
+        pos, neg = label_masks(labels, ref_labels, xp, device)
+        if self.distance.is_inverted:
+            keep_pos = xp.logical_and(pos, mat < self.pos_margin)
+            keep_neg = xp.logical_and(neg, mat > self.neg_margin)
+        else:
+            keep_pos = xp.logical_and(pos, mat > self.pos_margin)
+            keep_neg = xp.logical_and(neg, mat < self.neg_margin)
+        if self.collect_stats:
+            self.record(pos_pair_dist=masked_mean(mat, pos, xp), neg_pair_dist=masked_mean(mat, neg, xp))
+        a1, p = mask_to_pairs(keep_pos, xp)
+        a2, n = mask_to_pairs(keep_neg, xp)
+        return a1, p, a2, n
+
+    def __repr__(self) -> str:
+        return f"PairMarginMiner(pos_margin={self.pos_margin}, neg_margin={self.neg_margin})"
