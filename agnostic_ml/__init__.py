@@ -8,5 +8,7 @@ the torch adapter lives in ``agnostic_ml_torch``.
 __version__ = "0.1.0"
 
 from . import distances
+from . import accuracy
+from . import reducers, tuples
 
-__all__ = ["distances", "__version__"]
+__all__ = ["accuracy", "distances", "reducers", "tuples", "__version__"]
