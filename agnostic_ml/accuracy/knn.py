@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import array_api_compat as aac
 
-from .._array_api import index_dtype, namespace_and_device, no_grad, to_numpy, topk
+from .._array_api import fill_self, index_dtype, l2_rank_scores, namespace_and_device, no_grad, to_numpy, topk
 from .._checks import check_embeddings, check_finite
 from ..distances import BaseDistance, LpDistance
 
@@ -100,10 +100,6 @@ def plan_blocks(
     return rows, min(max(tile, 1024), n_ref)
 
 
-def _worst(mat: Array, largest: bool, xp: Any) -> Array:
-    v = -math.inf if largest else math.inf
-    return xp.asarray(v, dtype=mat.dtype, device=aac.device(mat))
-
 
 def self_mask(rows: int, cols: int, row_offset: int, col_offset: int, xp: Any, device: Any) -> Array:
     """Boolean ``(rows, cols)`` mask of the entries where global query index == global reference index."""
@@ -111,6 +107,42 @@ def self_mask(rows: int, cols: int, row_offset: int, col_offset: int, xp: Any, d
     r = xp.arange(row_offset, row_offset + rows, dtype=idt, device=device)
     c = xp.arange(col_offset, col_offset + cols, dtype=idt, device=device)
     return xp.expand_dims(r, axis=1) == xp.expand_dims(c, axis=0)
+
+
+class _L2Ranker:
+    """Rank by ``|r|^2 - 2 q.r`` for ``LpDistance(p=2)``; exact distances only for the winners.
+
+    The full Euclidean matrix costs four extra passes over every (query, reference) block
+    (add ``|q|^2``, clamp, square root, power) that do not change the order within a row;
+    here a block costs one GEMM plus one pass, and the ``k`` kept values per query are
+    turned into distances at the end. The reference is normalised and its squared norms
+    computed once, not once per query block.
+    """
+
+    def __init__(self, distance: LpDistance, reference: Array, xp: Any) -> None:
+        self.distance = distance
+        self.reference = distance.maybe_normalize(reference)
+        self.rr = xp.sum(self.reference * self.reference, axis=1)
+
+    def prepare(self, q_block: Array, xp: Any) -> tuple[Array, Array]:
+        q = self.distance.maybe_normalize(q_block)
+        return q, xp.sum(q * q, axis=1)
+
+    def finish(self, scores: Array, qq: Array, xp: Any) -> Array:
+        sq = xp.maximum(scores + qq[:, None], xp.zeros_like(scores))
+        d = xp.sqrt(sq)
+        return d**self.distance.power if self.distance.power != 1 else d
+
+
+def _ranker(distance: BaseDistance, reference: Array, xp: Any) -> _L2Ranker | None:
+    if (
+        type(distance) is LpDistance
+        and distance.p == 2
+        and distance.power > 0
+        and reference.dtype in (xp.float32, xp.float64)
+    ):
+        return _L2Ranker(distance, reference, xp)
+    return None
 
 
 def block_topk(
@@ -122,24 +154,33 @@ def block_topk(
     row_offset: int | None,
     ref_block_size: int,
     xp: Any,
+    ranker: _L2Ranker | None = None,
 ) -> tuple[Array, Array]:
     """Top-``k`` of one query block against the whole reference (tiled when needed).
 
     ``row_offset`` is the global index of the block's first query when the reference
     includes the queries (query ``i`` is reference ``i`` and is masked out), else None.
+    ``ranker`` (from :func:`_ranker`, built once per search) enables the rank-only L2 path.
     """
     device = aac.device(q_block)
-    largest = distance.is_inverted
+    largest = distance.is_inverted and ranker is None
     n_ref = reference.shape[0]
     rows = q_block.shape[0]
     idt = index_dtype(xp, device)
+    if ranker is not None:
+        q, qq = ranker.prepare(q_block, xp)
     best_v = best_i = None
     for cs in range(0, n_ref, ref_block_size):
         ce = min(cs + ref_block_size, n_ref)
-        tile = reference if (cs == 0 and ce == n_ref) else reference[cs:ce, ...]
-        mat = distance(q_block, tile)
-        if row_offset is not None and row_offset < ce and cs < row_offset + rows:
-            mat = xp.where(self_mask(rows, ce - cs, row_offset, cs, xp, device), _worst(mat, largest, xp), mat)
+        if ranker is not None:
+            r_tile = ranker.reference if (cs == 0 and ce == n_ref) else ranker.reference[cs:ce, ...]
+            rr_tile = ranker.rr if (cs == 0 and ce == n_ref) else ranker.rr[cs:ce]
+            mat = l2_rank_scores(q, r_tile, rr_tile, xp=xp)
+        else:
+            tile = reference if (cs == 0 and ce == n_ref) else reference[cs:ce, ...]
+            mat = distance(q_block, tile)
+        if row_offset is not None:
+            mat = fill_self(mat, row_offset, cs, -math.inf if largest else math.inf, xp=xp)
         if best_v is None:
             kk = min(k, ce - cs)
             best_v, best_i = topk(mat, kk, largest=largest, xp=xp)
@@ -156,6 +197,8 @@ def block_topk(
         best_i = xp.take_along_axis(cand_i, pos, axis=1)
     if best_v is None:  # empty reference (k == 0)
         return xp.zeros((rows, 0), dtype=q_block.dtype, device=device), xp.zeros((rows, 0), dtype=idt, device=device)
+    if ranker is not None:
+        best_v = ranker.finish(best_v, qq, xp)
     return best_v, best_i
 
 
@@ -263,11 +306,13 @@ def knn_rows(
     """
     vals, idxs = [], []
     with no_grad(xp):
+        ranker = _ranker(distance, reference, xp)
         for s in range(0, query.shape[0], rows):
             e = min(s + rows, query.shape[0])
             v, i = block_topk(
                 query[s:e, ...], reference, k, distance=distance,
                 row_offset=None if offset is None else offset + s, ref_block_size=tile, xp=xp,
+                ranker=ranker,
             )
             vals.append(v)
             idxs.append(i)
