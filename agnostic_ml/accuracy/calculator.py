@@ -169,7 +169,8 @@ class AccuracyCalculator:
         :class:`ExactKNN` (streamed block by block); any other callable is called once with
         the largest ``k`` needed, as PML does.
     kmeans_func : callable, optional
-        ``kmeans_func(x, n_clusters) -> labels``; default ``KMeans(rng=rng)``.
+        ``kmeans_func(x, n_clusters) -> labels``; default ``KMeans(max_iter=20, rng=rng)``
+        (20 Lloyd iterations, as PML's default ``FaissKMeans(niter=20)``).
     cmc_top_k, precision_top_k, map_top_k, ndcg_top_k : tuples of positive ints
         OML-style metrics ``"cmc@5"`` etc. (``k`` above the reference size is clipped, as OML).
     fmr_vals : tuple of floats
@@ -252,7 +253,7 @@ class AccuracyCalculator:
         if not callable(self.knn_func):
             raise TypeError(f"knn_func must be callable, got {type(knn_func).__name__}")
         self.rng = rng
-        self.kmeans_func = KMeans(rng=rng) if kmeans_func is None else kmeans_func
+        self.kmeans_func = KMeans(max_iter=20, rng=rng) if kmeans_func is None else kmeans_func
         if not callable(self.kmeans_func):
             raise TypeError(f"kmeans_func must be callable, got {type(kmeans_func).__name__}")
         if (not (isinstance(k, int) and not isinstance(k, bool) and k > 0)) and (k not in (None, "max_bin_count")):
