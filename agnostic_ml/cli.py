@@ -826,8 +826,18 @@ def _cmd_check_miner(args: argparse.Namespace) -> int:
 
     def run(key: str, batch: Any) -> Any:
         nonlocal rejected
+        m = factory()
+        labels, emb = batch.labels, batch.embeddings
         try:
-            out = factory()(*batch.args()) if batch.has_ref else factory()(batch.embeddings, batch.labels)
+            if batch.has_ref:
+                out = m(*batch.args())
+            elif hasattr(m, "mine_extended"):
+                # HardClusterMiner and the memory-bank miners index [batch; centres or bank]
+                # (documented): check them against that extended set.
+                ext = m.mine_extended(batch.embeddings, batch.labels)
+                out, labels, emb = ext.indices, ext.labels, ext.embeddings
+            else:
+                out = m(batch.embeddings, batch.labels)
         except (ValueError, TypeError):
             rejected += 1
             return None
@@ -835,7 +845,7 @@ def _cmd_check_miner(args: argparse.Namespace) -> int:
             failures.setdefault("errors", f"{type(exc).__name__}: {exc}")
             return None
         try:
-            host = check_miner_output(out, batch.labels, batch.ref_labels, embeddings=batch.embeddings,
+            host = check_miner_output(out, labels, batch.ref_labels, embeddings=emb,
                                       ref_emb=batch.ref_emb, allow_duplicates=allow_dup)
         except AssertionError as exc:
             failures.setdefault(key, str(exc))

@@ -413,6 +413,20 @@ def test_check_miner_passes_for_a_library_miner(capsys):
     assert "pass" in out and "FAIL" not in out
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["HardClusterMiner"],
+        ["TripletMinerWithMemory", "--param", "bank_size_in_batches=2", "--param", "tri_expand_k=2"],
+    ],
+)
+def test_check_miner_checks_extended_index_miners_against_their_extended_set(capsys, argv):
+    """These miners index [batch; class centres or memory bank] by design; the check must use that set."""
+    code, out, err = _run(capsys, ["check-miner", *argv, "--examples", "8"])
+    assert code == 0, (out, err)
+    assert "valid tuples, no reference set" in out and "FAIL" not in out
+
+
 def test_check_miner_reports_a_violation_and_exits_1(capsys, monkeypatch):
     import agnostic_ml.miners as miners
     from agnostic_ml.miners import BaseMiner
