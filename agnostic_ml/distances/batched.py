@@ -29,6 +29,8 @@ class BatchedDistance:
     def __init__(self, distance: BaseDistance, iter_fn: Callable[[Array, int, int], Any] | None = None, batch_size: int = 32) -> None:
         if not isinstance(distance, BaseDistance):
             raise TypeError(f"distance must be an agnostic_ml distance, got {type(distance).__name__}")
+        if iter_fn is not None and not callable(iter_fn):
+            raise TypeError(f"iter_fn must be callable as iter_fn(mat, s, e) or None, got {type(iter_fn).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         self.distance = distance

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import euclidean_matrix, namespace_and_device
-from .base import BaseDistance, safe_sqrt
+from .base import BaseDistance, safe_root, safe_sqrt
 
 Array = Any
 
@@ -61,10 +61,5 @@ class LpDistance(BaseDistance):
         if self.p == float("inf"):
             return xp.max(xp.abs(diff), axis=axis)
         s = xp.sum(xp.abs(diff) ** self.p, axis=axis)
-        return _safe_root(s, 1.0 / self.p, xp)
+        return safe_root(s, 1.0 / self.p, xp)
 
-
-def _safe_root(s: Array, e: float, xp: Any) -> Array:
-    pos = s > 0
-    one = xp.ones_like(s)
-    return xp.where(pos, xp.where(pos, s, one) ** e, xp.zeros_like(s))

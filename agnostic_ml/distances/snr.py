@@ -24,7 +24,7 @@ class SNRDistance(BaseDistance):
     >>> x = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 4.0]])
     >>> SNRDistance(normalize_embeddings=False)(x).round(4)
     array([[0.    , 0.3333],
-           [0.2308, 0.    ]])
+           [0.1429, 0.    ]])
     """
 
     def __init__(self, **kwargs: Any) -> None:
