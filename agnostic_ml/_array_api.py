@@ -701,3 +701,20 @@ def fill_self(mat: Array, row_offset: int, col_offset: int, value: float, *, xp:
     r = xp.arange(row_offset, row_offset + rows, dtype=idt, device=device)
     c = xp.arange(col_offset, col_offset + cols, dtype=idt, device=device)
     return xp.where(r[:, None] == c[None, :], xp.asarray(value, dtype=mat.dtype, device=device), mat)
+
+
+# --- Gram products: avoid NumPy's slow symmetric path for narrow self products --------------
+
+
+def gram(q: Array, r: Array, *, xp: Namespace) -> Array:
+    """``q @ r.T``.
+
+    NumPy hands ``q @ q.T`` (one buffer, transposed) to BLAS ``syrk``, which OpenBLAS ran
+    ~1.7-2x slower than ``gemm`` for D = 128 here (N = 1024: 10.4 vs 6.0 ms; N = 4096:
+    183 vs 89 ms) but ~20% faster at D >= 256 (see ``euclidean_matrix``). For narrow self
+    products a contiguous copy of ``q.T`` (O(N D), negligible) makes NumPy take ``gemm``.
+    Every other namespace: ``xp.matmul(q, matrix_transpose(r))``.
+    """
+    if aac.is_numpy_namespace(xp) and r is q and q.ndim == 2 and q.shape[1] < 256:
+        return np.matmul(q, np.ascontiguousarray(q.T))
+    return xp.matmul(q, xp.matrix_transpose(r))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._array_api import namespace_and_device
+from .._array_api import gram, namespace_and_device
 from .base import BaseDistance
 
 Array = Any
@@ -32,7 +32,7 @@ class DotProductSimilarity(BaseDistance):
 
     def compute_mat(self, query_emb: Array, ref_emb: Array) -> Array:
         xp, _ = namespace_and_device(query_emb)
-        return xp.matmul(query_emb, xp.matrix_transpose(ref_emb))
+        return gram(query_emb, ref_emb, xp=xp)
 
     def pairwise_distance(self, query_emb: Array, ref_emb: Array) -> Array:
         """Row-wise ``q_i . r_i`` (no normalisation, as in PML)."""

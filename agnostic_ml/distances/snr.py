@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._array_api import namespace_and_device
+from .._array_api import gram, namespace_and_device
 from .base import BaseDistance
 
 Array = Any
@@ -39,7 +39,7 @@ class SNRDistance(BaseDistance):
         rc = qc if same else ref_emb - xp.mean(ref_emb, axis=1, keepdims=True)
         qq = xp.sum(qc * qc, axis=1)
         rr = qq if same else xp.sum(rc * rc, axis=1)
-        num = qq[:, None] + rr[None, :] - 2 * xp.matmul(qc, xp.matrix_transpose(rc))
+        num = qq[:, None] + rr[None, :] - 2 * gram(qc, rc, xp=xp)
         num = xp.maximum(num, xp.zeros_like(num))
         if same and query_emb.shape[0] > 0:
             eye = xp.eye(query_emb.shape[0], dtype=xp.bool, device=device)
