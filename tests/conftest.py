@@ -178,3 +178,22 @@ def assert_array(x: Any, backend: Backend, *, dtype: Any = None, shape: tuple | 
 @pytest.fixture
 def check() -> Callable[..., None]:
     return assert_array
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Any:
+    """Run a module's torch code single-threaded, then restore the setting.
+
+    Tiny tensors gain nothing from torch's intra-op threads, whose spin-waits made the
+    miner tests ~3x slower on a busy 2-core machine. Use with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

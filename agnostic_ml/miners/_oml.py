@@ -193,3 +193,22 @@ class IndexedTriplets(NamedTuple):
     @property
     def indices(self) -> tuple[Array, Array, Array]:
         return self.anchors, self.positives, self.negatives
+
+
+class OMLTripletCalls:
+    """OML's call style for in-batch triplet miners whose indices point into the batch.
+
+    Mixed into :class:`AllTripletsMiner` and :class:`NHardTripletsMiner` (which are
+    :class:`BaseMiner` s): ``sample`` returns the gathered embeddings, ``sample_ids`` the
+    indices as Python lists, both from the PML-style call ``self(features, labels)``.
+    """
+
+    def sample(self, features: Array, labels: Any) -> tuple[Array, Array, Array]:
+        """OML's call: the ``(anchor, positive, negative)`` embeddings (differentiable gathers)."""
+        xp, _ = namespace_and_device(features)
+        a, p, n = self(features, labels)  # type: ignore[operator]
+        return take_triplets(features, features, a, p, n, xp)
+
+    def sample_ids(self, features: Array, labels: Any) -> tuple[list[int], list[int], list[int]]:
+        """OML's ``_sample``: the triplets as three Python lists of ints."""
+        return to_lists(*self(features, labels))  # type: ignore[operator,return-value]

@@ -10,6 +10,7 @@ import numpy as np
 from .._array_api import from_host_indices, index_dtype, namespace_and_device
 from ..tuples import get_all_triplets_indices
 from ._oml import (
+    OMLTripletCalls,
     as_generator,
     check_int,
     decode_product_ranks,
@@ -17,8 +18,6 @@ from ._oml import (
     kth_outside_group,
     label_groups,
     oml_distance,
-    take_triplets,
-    to_lists,
     total_of,
 )
 from .base import BaseMiner
@@ -26,7 +25,7 @@ from .base import BaseMiner
 Array = Any
 
 
-class AllTripletsMiner(BaseMiner):
+class AllTripletsMiner(OMLTripletCalls, BaseMiner):
     """All triplets ``(a, p, n)`` with ``label[a] == label[p]``, ``a != p``, ``label[n] != label[a]``.
 
     OML's ``AllTripletsMiner(max_output_triplets=sys.maxsize)``. The features are not used,
@@ -84,16 +83,6 @@ class AllTripletsMiner(BaseMiner):
         return all_triplets_indices(
             labels, ref_labels, exclude_self=exclude_self, max_output=self.max_output_triplets, rng=self.rng
         )
-
-    def sample(self, features: Array, labels: Any) -> tuple[Array, Array, Array]:
-        """OML's call: the ``(anchor, positive, negative)`` embeddings (differentiable gathers)."""
-        xp, _ = namespace_and_device(features)
-        a, p, n = self(features, labels)
-        return take_triplets(features, features, a, p, n, xp)
-
-    def sample_ids(self, features: Array, labels: Any) -> tuple[list[int], list[int], list[int]]:
-        """OML's ``_sample``: the triplets as three Python lists of ints."""
-        return to_lists(*self(features, labels))  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return f"AllTripletsMiner(max_output_triplets={self.max_output_triplets})"

@@ -9,12 +9,11 @@ from typing import Any, Sequence, Union
 from .._array_api import eye_mask, index_dtype, namespace_and_device, topk
 from ..distances import BaseDistance
 from ._oml import (
+    OMLTripletCalls,
     check_distance,
     decode_product_ranks,
     empty_triplets,
     hardness,
-    take_triplets,
-    to_lists,
     total_of,
 )
 from .base import BaseMiner
@@ -97,7 +96,7 @@ def label_masks(labels: Array, ref_labels: Array, *, exclude_self: bool) -> tupl
     return pos, xp.logical_not(same)
 
 
-class NHardTripletsMiner(BaseMiner):
+class NHardTripletsMiner(OMLTripletCalls, BaseMiner):
     """Hard triplets: per anchor, the chosen hardest positives x the chosen hardest negatives.
 
     OML's ``NHardTripletsMiner(n_positive=1, n_negative=1)``. For each anchor, positives
@@ -164,16 +163,6 @@ class NHardTripletsMiner(BaseMiner):
         """
         pos, neg = label_masks(labels, ref_labels, exclude_self=exclude_self)
         return nhard_triplets(mat, pos, neg, self.positive_slice, self.negative_slice, self.distance)
-
-    def sample(self, features: Array, labels: Any) -> tuple[Array, Array, Array]:
-        """OML's call: the ``(anchor, positive, negative)`` embeddings (differentiable gathers)."""
-        xp, _ = namespace_and_device(features)
-        a, p, n = self(features, labels)
-        return take_triplets(features, features, a, p, n, xp)
-
-    def sample_ids(self, features: Array, labels: Any) -> tuple[list[int], list[int], list[int]]:
-        """OML's ``_sample``: the triplets as three Python lists of ints."""
-        return to_lists(*self(features, labels))  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(n_positive={self.n_positive!r}, n_negative={self.n_negative!r})"

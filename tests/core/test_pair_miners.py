@@ -26,19 +26,7 @@ from agnostic_ml.miners import (
 from conftest import assert_array
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These tensors are tiny: torch's intra-op threads only add spin-wait overhead (measured ~3x
-    slower on a busy 2-core machine), so this module runs torch single-threaded and restores it."""
-    try:
-        import torch as _torch
-    except ImportError:  # pragma: no cover - torch is optional for the core tests
-        yield
-        return
-    before = _torch.get_num_threads()
-    _torch.set_num_threads(1)
-    yield
-    _torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # Points on a line: labels 0, 0, 0, 1, 1. Positive distances {1, 3, 2, ...}, negative {0.5, 1.5, 2.5}.
 LINE = np.array([[0.0], [1.0], [3.0], [0.5], [2.5]])

@@ -50,19 +50,7 @@ from agnostic_ml.miners import (  # noqa: E402
 from conftest import make_backend  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These tensors are tiny: torch's intra-op threads only add spin-wait overhead (measured ~3x
-    slower on a busy 2-core machine), so this module runs torch single-threaded and restores it."""
-    try:
-        import torch as _torch
-    except ImportError:  # pragma: no cover - torch is optional for the core tests
-        yield
-        return
-    before = _torch.get_num_threads()
-    _torch.set_num_threads(1)
-    yield
-    _torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SEEDS = range(6)
 # (our backend, dtype): the semantics do not depend on the backend (tests/core/test_pair_miners.py

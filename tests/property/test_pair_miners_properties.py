@@ -40,19 +40,7 @@ from agnostic_ml.testing.strategies import miner_batches
 BATCHES = miner_batches(max_n=20, max_classes=5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """These tensors are tiny: torch's intra-op threads only add spin-wait overhead (measured ~3x
-    slower on a busy 2-core machine), so this module runs torch single-threaded and restores it."""
-    try:
-        import torch as _torch
-    except ImportError:  # pragma: no cover - torch is optional for the core tests
-        yield
-        return
-    before = _torch.get_num_threads()
-    _torch.set_num_threads(1)
-    yield
-    _torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 DISTANCES = [
     LpDistance,
