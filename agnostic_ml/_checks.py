@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._array_api import follow, namespace_and_device, to_numpy
+from ._array_api import follow, index_dtype, namespace_and_device, to_numpy
 
 Array = Any
 
@@ -97,3 +97,17 @@ def prepare_batch(
     else:
         ref_emb, rlab = embeddings, lab
     return xp, device, embeddings, lab, ref_emb, rlab, has_ref
+
+
+def prepare_indices(x: Any, xp: Any, device: Any, name: str) -> Array:
+    """Convert an index array (host data or an array of ``xp``) once; check 1-D and integer.
+
+    Returns it with the indexing dtype of ``xp`` on ``device``.
+    """
+    arr = follow(x, xp, device, name=name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D index array, got shape {tuple(arr.shape)}")
+    if not xp.isdtype(arr.dtype, "integral"):
+        raise TypeError(f"{name} must have an integer dtype, got {arr.dtype}")
+    idt = index_dtype(xp, device)
+    return arr if arr.dtype == idt else xp.astype(arr, idt)

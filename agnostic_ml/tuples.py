@@ -31,6 +31,7 @@ import numpy as np
 import array_api_compat as aac
 import array_api_extra as xpx
 
+from ._checks import prepare_indices
 from ._array_api import (
     eye_mask,
     follow,
@@ -107,13 +108,7 @@ def _setup(labels: Any, ref_labels: Any, like: Any, *extra: Any) -> tuple[Any, A
 
 
 def _index_array(x: Any, xp: Any, device: Any, name: str) -> Array:
-    arr = follow(x, xp, device, name=name)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D index array, got shape {tuple(arr.shape)}")
-    if not xp.isdtype(arr.dtype, "integral"):
-        raise TypeError(f"{name} must have an integer dtype, got {arr.dtype}")
-    idt = index_dtype(xp, device)
-    return arr if arr.dtype == idt else xp.astype(arr, idt)
+    return prepare_indices(x, xp, device, name)
 
 
 def _check_tuple(indices_tuple: Any, xp: Any, device: Any, sizes: Sequence[int] = (3, 4)) -> tuple[Array, ...]:

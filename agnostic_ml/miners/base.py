@@ -6,12 +6,13 @@ from typing import Any
 
 from .._array_api import index_dtype, namespace_and_device, no_grad
 from .._checks import prepare_batch
+from .._stats import RecordsStats
 from ..distances import BaseDistance, LpDistance
 
 Array = Any
 
 
-class BaseMiner:
+class BaseMiner(RecordsStats):
     """Base class of miners.
 
     Calling ``miner(embeddings, labels, ref_emb=None, ref_labels=None)`` validates the
@@ -73,18 +74,6 @@ class BaseMiner:
         return out
 
     forward = __call__
-
-    def record(self, **values: Any) -> None:
-        """Store statistics when ``collect_stats`` is on (values stay on the device)."""
-        if self.collect_stats:
-            self.stats.update(values)
-
-    def __getattr__(self, name: str) -> Any:
-        # PML exposes stats as attributes (miner.num_triplets); keep that working.
-        stats = self.__dict__.get("stats")
-        if stats and name in stats:
-            return stats[name]
-        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
     @staticmethod
     def _check_output(out: Any, xp: Any, device: Any) -> tuple[Array, ...]:

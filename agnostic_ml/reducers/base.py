@@ -6,7 +6,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._array_api import follow, index_dtype, namespace_and_device
+from .._array_api import namespace_and_device
+from .._checks import prepare_indices
+from .._stats import RecordsStats
 
 Array = Any
 
@@ -15,7 +17,7 @@ REDUCTION_TYPES = ("already_reduced", "element", "pos_pair", "neg_pair", "triple
 _N_INDEX_ARRAYS = {"pos_pair": 2, "neg_pair": 2, "triplet": 3}
 
 
-class BaseReducer:
+class BaseReducer(RecordsStats):
     """Base class of reducers.
 
     ``reducer(loss_dict, embeddings, labels)`` takes PML's loss dict with exactly one
@@ -118,16 +120,6 @@ class BaseReducer:
         """A 0-D zero in ``embeddings``' dtype connected to the graph of ``embeddings`` (and ``losses``)."""
         return zero_loss(embeddings, losses)
 
-    def record(self, **values: Any) -> None:
-        if self.collect_stats:
-            self.stats.update(values)
-
-    def __getattr__(self, name: str) -> Any:
-        stats = self.__dict__.get("stats")
-        if stats and name in stats:
-            return stats[name]
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
@@ -187,10 +179,4 @@ def check_sizes(losses: Array, loss_indices: Any, reduction_type: str, xp: Any, 
 def _index(x: Any, xp: Any, device: Any, name: str) -> Array:
     if x is None:
         raise ValueError(f"{name} is required for this reduction type, got None")
-    arr = follow(x, xp, device, name=name)
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D index array, got shape {tuple(arr.shape)}")
-    if not xp.isdtype(arr.dtype, "integral"):
-        raise TypeError(f"{name} must have an integer dtype, got {arr.dtype}")
-    idt = index_dtype(xp, device)
-    return arr if arr.dtype == idt else xp.astype(arr, idt)
+    return prepare_indices(x, xp, device, name)
