@@ -617,3 +617,21 @@ def goal_line(passed: bool | None, text: str) -> str:
     line = f"{tag}  {text}"
     print(line, flush=True)
     return line
+
+
+def report_header(args: argparse.Namespace, title: str) -> dict:
+    """Print the run's header (clock, threads, machine, versions) and return the machine dict.
+
+    Shared by every benchmark script so their outputs start the same way.
+    """
+    machine = machine_info()
+    machine["threads_option"] = args.threads
+    machine["clock"] = args.clock
+    machine["torch_thp"] = args.torch_thp
+    print(f"clock: {args.clock} time{' (child CPU time, all threads)' if args.clock == 'cpu' else ''}; threads: {args.threads or 'library defaults'}")
+    if args.clock == "cpu" and args.threads != 1:
+        print("warning: --clock cpu sums the CPU time of all threads; use --threads 1 to compare with wall-clock figures")
+    print(f"# agnostic-ml {title} benchmark ({'quick' if args.quick else 'full'})")
+    print(f"machine: {machine['cpu']}, {machine['affinity']} usable cores, loadavg {machine['loadavg']}")
+    print(f"versions: {machine['versions']}")
+    return machine

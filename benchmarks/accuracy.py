@@ -306,16 +306,7 @@ def main(argv: list[str]) -> int:
     timeout = args.timeout or (900.0 if args.quick else 3600.0)
     mem_limit = int(args.mem_limit_gb * H.GiB) if args.mem_limit_gb else None
     script = os.path.abspath(__file__)
-    machine = H.machine_info()
-    machine["threads_option"] = args.threads
-    machine["clock"] = args.clock
-    machine["torch_thp"] = args.torch_thp
-    print(f"clock: {args.clock} time{' (child CPU time, all threads)' if args.clock == 'cpu' else ''}; threads: {args.threads or 'library defaults'}")
-    if args.clock == "cpu" and args.threads != 1:
-        print("warning: --clock cpu sums the CPU time of all threads; use --threads 1 to compare with wall-clock figures")
-    print(f"# agnostic-ml retrieval-accuracy benchmark ({'quick' if args.quick else 'full'})")
-    print(f"machine: {machine['cpu']}, {machine['affinity']} usable cores, loadavg {machine['loadavg']}")
-    print(f"versions: {machine['versions']}")
+    machine = H.report_header(args, "retrieval-accuracy")
     print(f"sizes {sizes}, D {D}, {N_CLASSES} classes, our backends {backends}, RLIMIT_AS {args.mem_limit_gb} GiB, timeout {timeout:.0f} s")
 
     results: list[dict] = []

@@ -252,16 +252,7 @@ def main(argv: list[str]) -> int:
             p.error(f"--miners: unknown {missing}; known: {all_names}")
 
     script = os.path.abspath(__file__)
-    machine = H.machine_info()
-    machine["threads_option"] = args.threads
-    machine["clock"] = args.clock
-    machine["torch_thp"] = args.torch_thp
-    print(f"clock: {args.clock} time{' (child CPU time, all threads)' if args.clock == 'cpu' else ''}; threads: {args.threads or 'library defaults'}")
-    if args.clock == "cpu" and args.threads != 1:
-        print("warning: --clock cpu sums the CPU time of all threads; use --threads 1 to compare with wall-clock figures")
-    print(f"# agnostic-ml miners benchmark ({'quick' if args.quick else 'full'})")
-    print(f"machine: {machine['cpu']}, {machine['affinity']} usable cores, loadavg {machine['loadavg']}")
-    print(f"versions: {machine['versions']}")
+    machine = H.report_header(args, "miners")
     if import_error:
         print(f"note: agnostic_ml.miners failed to import in the parent: {import_error}")
     print(f"sizes {sizes}, dims {dims}, backends {backends}, RLIMIT_AS {args.mem_limit_gb} GiB, timeout {timeout:.0f} s")
