@@ -35,6 +35,8 @@ __all__ = [
     "scalar",
     "has_data_dependent_shapes",
     "is_torch",
+    "same_device",
+    "is_dask_array",
     "from_host_indices",
     "euclidean_matrix",
     "requires_grad",
@@ -68,6 +70,20 @@ def namespace_and_device(*arrays: Any) -> tuple[Namespace, Any]:
             "pass all arrays from the embeddings' library (labels may be host lists/NumPy)"
         ) from exc
     return xp, aac.device(arrs[0])
+
+
+def same_device(a: Any, b: Any) -> bool:
+    """Whether two devices are the same (compared by their string form).
+
+    CuPy devices are unhashable and a ``torch.device`` never equals the string ``"cpu"``
+    (scikit-learn#29107), so devices are compared as strings and never put in sets.
+    """
+    return str(a) == str(b)
+
+
+def is_dask_array(x: Any) -> bool:
+    """Whether ``x`` is a Dask array (lazy: the accuracy code dispatches those to Dask)."""
+    return aac.is_dask_array(x)
 
 
 def is_torch(xp: Namespace) -> bool:
@@ -134,7 +150,7 @@ def follow(x: Any, xp: Namespace, device: Any, *, name: str, dtype: Any = None) 
             f"{getattr(xp, '__name__', xp)}; pass {name} as host data (list/NumPy) or "
             "from the embeddings' library"
         )
-    if str(aac.device(x)) != str(device):
+    if not same_device(aac.device(x), device):
         raise ValueError(f"{name} is on device {aac.device(x)} but the embeddings are on {device}")
     if dtype is not None and x.dtype != dtype:
         return xp.astype(x, dtype)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._array_api import follow, index_dtype, namespace_and_device, to_numpy
+from ._array_api import follow, index_dtype, namespace_and_device, same_device, to_numpy
 
 Array = Any
 
@@ -84,7 +84,7 @@ def prepare_batch(
             raise ValueError(
                 f"ref_emb has {ref_emb.shape[1]} features but embeddings have {embeddings.shape[1]}"
             )
-        if str(namespace_and_device(ref_emb)[1]) != str(device):
+        if not same_device(namespace_and_device(ref_emb)[1], device):
             raise ValueError(f"ref_emb is on device {namespace_and_device(ref_emb)[1]}, embeddings on {device}")
     if labels is None:
         if labels_required:

@@ -6,7 +6,8 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from .._array_api import floating_work_dtype, namespace_and_device, to_numpy
+from .._component import Component
+from .._array_api import floating_work_dtype, namespace_and_device, same_device, to_numpy
 from .._checks import check_embeddings
 
 Array = Any
@@ -22,7 +23,7 @@ class DistanceStats:
     final_avg_ref_norm: float
 
 
-class BaseDistance:
+class BaseDistance(Component):
     """Base class of distances and similarities (PML's ``BaseDistance``).
 
     Parameters
@@ -55,6 +56,7 @@ class BaseDistance:
         is_inverted: bool = False,
         collect_stats: bool = False,
     ) -> None:
+        super().__init__()
         if not isinstance(p, (int, float)) or isinstance(p, bool) or not p > 0:
             raise ValueError(f"p must be a positive number, got {p!r}")
         if not isinstance(power, (int, float)) or isinstance(power, bool):
@@ -67,7 +69,7 @@ class BaseDistance:
         self.stats: DistanceStats | None = None
 
     # -- the matrix -----------------------------------------------------------------
-    def __call__(self, query_emb: Array, ref_emb: Array | None = None) -> Array:
+    def forward(self, query_emb: Array, ref_emb: Array | None = None) -> Array:
         xp, device = namespace_and_device(query_emb, ref_emb)
         check_embeddings(query_emb, "query_emb", xp=xp)
         in_dtype = query_emb.dtype
@@ -78,7 +80,7 @@ class BaseDistance:
                     f"ref_emb has {ref_emb.shape[1]} features but query_emb has {query_emb.shape[1]}"
                 )
             ref_device = namespace_and_device(ref_emb)[1]
-            if str(ref_device) != str(device):
+            if not same_device(ref_device, device):
                 raise ValueError(f"ref_emb is on device {ref_device} but query_emb is on {device}")
             # Mixed float dtypes promote (float32 query, float64 ref -> float64), as xp would.
             in_dtype = xp.result_type(query_emb.dtype, ref_emb.dtype)
@@ -95,8 +97,6 @@ class BaseDistance:
         if self.power != 1:
             mat = mat**self.power
         return mat if mat.dtype == in_dtype else xp.astype(mat, in_dtype)
-
-    forward = __call__
 
     def compute_mat(self, query_emb: Array, ref_emb: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError

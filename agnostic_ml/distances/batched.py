@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .._component import Component, next_getattr
 from .base import BaseDistance
 
 Array = Any
 
 
-class BatchedDistance:
+class BatchedDistance(Component):
     """Compute ``distance(query[s:e], ref)`` block by block and hand each to ``iter_fn``.
 
     PML's ``BatchedDistance(distance, iter_fn=None, batch_size=32)``: calling it returns
@@ -29,6 +30,7 @@ class BatchedDistance:
     def __init__(self, distance: BaseDistance, iter_fn: Callable[[Array, int, int], Any] | None = None, batch_size: int = 32) -> None:
         if not isinstance(distance, BaseDistance):
             raise TypeError(f"distance must be an agnostic_ml distance, got {type(distance).__name__}")
+        super().__init__()
         if iter_fn is not None and not callable(iter_fn):
             raise TypeError(f"iter_fn must be callable as iter_fn(mat, s, e) or None, got {type(iter_fn).__name__}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -37,7 +39,7 @@ class BatchedDistance:
         self.iter_fn = iter_fn
         self.batch_size = batch_size
 
-    def __call__(self, query_emb: Array, ref_emb: Array | None = None) -> None:
+    def forward(self, query_emb: Array, ref_emb: Array | None = None) -> None:
         if self.iter_fn is None:
             raise ValueError("iter_fn is None: set BatchedDistance.iter_fn before calling it")
         ref = query_emb if ref_emb is None else ref_emb
@@ -46,9 +48,11 @@ class BatchedDistance:
             e = min(s + self.batch_size, n)
             self.iter_fn(self.distance(query_emb[s:e, ...], ref), s, e)
 
-    forward = __call__
-
     def __getattr__(self, name: str) -> Any:
+        try:  # nn.Module's registry first, when this is an adapter shell
+            return next_getattr(self, BatchedDistance, name)
+        except AttributeError:
+            pass
         if name == "distance":  # not yet set (during unpickling)
             raise AttributeError(name)
         return getattr(self.distance, name)

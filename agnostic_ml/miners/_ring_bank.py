@@ -7,14 +7,15 @@ from typing import Any
 import array_api_extra as xpx
 import numpy as np
 
-from .._array_api import namespace_and_device, no_grad, to_numpy
+from .._array_api import namespace_and_device, no_grad, same_device, to_numpy
+from .._component import Component
 from .._checks import prepare_batch
 from ._oml import IndexedTriplets, refuse_ref_args
 
 Array = Any
 
 
-class RingBank:
+class RingBank(Component):
     """The last ``size_in_batches`` batches of (embeddings, labels), OML-style.
 
     The bank is allocated at the first batch (``size = size_in_batches * batch_size`` rows,
@@ -26,24 +27,37 @@ class RingBank:
     filled part is always the prefix ``[0, filled)``.
 
     ``keep_host_labels`` keeps a NumPy mirror of the labels for host-side sampling.
+    The arrays and the pointer are declared state: in the torch adapter they are buffers and
+    extra state of the miner's module, saved and restored by ``state_dict`` and moved by
+    ``.to(device)``; the namespace and device are always read off the stored arrays.
     """
 
+    _state_arrays = ("embeddings", "labels")
+    _state_scalars = ("batch_size", "size", "ptr", "filled")
+
     def __init__(self, size_in_batches: int, *, keep_host_labels: bool = False) -> None:
+        super().__init__()
         self.size_in_batches = size_in_batches
         self.keep_host_labels = keep_host_labels
         self.reset()
 
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("RingBank is state, not a callable; use prepare/push/filled_part")
+
     def reset(self) -> None:
         """Forget everything; the next batch allocates a new bank."""
-        self.embeddings: Array | None = None
-        self.labels: Array | None = None
+        self.set_state("embeddings", None)
+        self.set_state("labels", None)
         self.labels_host: np.ndarray | None = None
         self.batch_size = -1
         self.size = -1
         self.ptr = 0
         self.filled = 0
-        self._xp: Any = None
-        self._device: Any = None
+
+    def after_state_load(self) -> None:
+        self.labels_host = None
+        if self.keep_host_labels and self.labels is not None:
+            self.labels_host = np.array(to_numpy(self.labels))
 
     @property
     def is_full(self) -> bool:
@@ -58,21 +72,21 @@ class RingBank:
                 raise ValueError(
                     f"{owner}: the first batch is empty; the bank holds bank_size_in_batches * batch size rows"
                 )
-            self._xp, self._device = xp, device
             self.batch_size = b
             self.size = self.size_in_batches * b
-            self.embeddings = xp.zeros((self.size, d), dtype=embeddings.dtype, device=device)
-            self.labels = xp.zeros((self.size,), dtype=labels.dtype, device=device)
+            self.set_state("embeddings", xp.zeros((self.size, d), dtype=embeddings.dtype, device=device))
+            self.set_state("labels", xp.zeros((self.size,), dtype=labels.dtype, device=device))
             if self.keep_host_labels:
                 self.labels_host = np.zeros((self.size,), dtype=to_numpy(labels[:0]).dtype)
             return
-        if xp is not self._xp:
+        bank_xp, bank_device = namespace_and_device(self.embeddings)
+        if xp is not bank_xp:
             raise TypeError(
-                f"{owner}: the memory bank holds arrays of {self._xp.__name__}, got {xp.__name__}; call reset()"
+                f"{owner}: the memory bank holds arrays of {bank_xp.__name__}, got {xp.__name__}; call reset()"
             )
-        if str(device) != str(self._device):
+        if not same_device(bank_device, device):
             raise ValueError(
-                f"{owner}: the memory bank is on device {self._device}, the batch on {device}; call reset()"
+                f"{owner}: the memory bank is on device {bank_device}, the batch on {device}; call reset()"
             )
         if b != self.batch_size:
             raise ValueError(
@@ -91,12 +105,12 @@ class RingBank:
 
     def push(self, embeddings: Array, labels: Array) -> None:
         """Write a batch at ``ptr`` (detached) and advance the pointer."""
-        xp = self._xp
+        xp, _ = namespace_and_device(self.embeddings)
         s, e = self.ptr, self.ptr + self.batch_size
         lab = labels if labels.dtype == self.labels.dtype else xp.astype(labels, self.labels.dtype)
         with no_grad(xp):
-            self.embeddings = xpx.at(self.embeddings)[s:e, ...].set(embeddings, copy=True)
-            self.labels = xpx.at(self.labels)[s:e].set(lab, copy=True)
+            self.set_state("embeddings", xpx.at(self.embeddings)[s:e, ...].set(embeddings, copy=True))
+            self.set_state("labels", xpx.at(self.labels)[s:e].set(lab, copy=True))
         if self.labels_host is not None:
             self.labels_host[s:e] = to_numpy(labels)
         self.ptr = e % self.size
@@ -115,13 +129,11 @@ class MemoryMinerBase:
 
     _bank: RingBank
 
-    def __call__(
+    def forward(
         self, embeddings: Array, labels: Any, ref_emb: Array | None = None, ref_labels: Any = None
     ) -> tuple[Array, ...]:
         refuse_ref_args(self, ref_emb, ref_labels)
-        return super().__call__(embeddings, labels)  # type: ignore[misc]
-
-    forward = __call__
+        return super().forward(embeddings, labels)  # type: ignore[misc]
 
     def _bank_in_reference(self) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError

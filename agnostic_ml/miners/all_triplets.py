@@ -74,9 +74,9 @@ class AllTripletsMiner(OMLTripletCalls, BaseMiner):
     """
 
     def __init__(self, max_output_triplets: int = sys.maxsize, rng: Any = None, *, collect_stats: bool = False) -> None:
+        super().__init__(collect_stats=collect_stats, distance=oml_distance())
         self.max_output_triplets = check_int(max_output_triplets, "max_output_triplets", minimum=1)
         self.rng = as_generator(rng)
-        super().__init__(collect_stats=collect_stats, distance=oml_distance())
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
         exclude_self = ref_labels is labels

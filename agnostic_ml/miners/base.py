@@ -41,6 +41,7 @@ class BaseMiner(RecordsStats):
     """
 
     def __init__(self, collect_stats: bool = False, distance: BaseDistance | None = None) -> None:
+        super().__init__()
         if distance is not None and not isinstance(distance, BaseDistance):
             raise TypeError(f"distance must be an agnostic_ml distance, got {type(distance).__name__}")
         self.collect_stats = bool(collect_stats)
@@ -53,7 +54,7 @@ class BaseMiner(RecordsStats):
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:
         raise NotImplementedError
 
-    def __call__(
+    def forward(
         self,
         embeddings: Array,
         labels: Any,
@@ -72,8 +73,6 @@ class BaseMiner(RecordsStats):
                 self.stats["num_pos_pairs"] = int(out[0].shape[0])
                 self.stats["num_neg_pairs"] = int(out[2].shape[0])
         return out
-
-    forward = __call__
 
     @staticmethod
     def _check_output(out: Any, xp: Any, device: Any) -> tuple[Array, ...]:

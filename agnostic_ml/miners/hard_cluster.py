@@ -128,13 +128,11 @@ class HardClusterMiner(BaseMiner):
     def __init__(self, *, distance: BaseDistance | None = None, collect_stats: bool = False) -> None:
         super().__init__(collect_stats=collect_stats, distance=check_distance(distance))
 
-    def __call__(
+    def forward(
         self, embeddings: Array, labels: Any, ref_emb: Array | None = None, ref_labels: Any = None
     ) -> tuple[Array, ...]:
         refuse_ref_args(self, ref_emb, ref_labels)
-        return super().__call__(embeddings, labels)  # type: ignore[misc]
-
-    forward = __call__
+        return super().forward(embeddings, labels)  # type: ignore[misc]
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
         reject_ref(self, ref_labels, labels)

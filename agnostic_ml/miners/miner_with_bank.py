@@ -82,7 +82,7 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
         *,
         collect_stats: bool = False,
     ) -> None:
-        self.bank_size_in_batches = check_int(bank_size_in_batches, "bank_size_in_batches", minimum=1)
+        bank_size_in_batches = check_int(bank_size_in_batches, "bank_size_in_batches", minimum=1)
         if not isinstance(miner, BaseMiner):
             raise TypeError(
                 f"miner must be a triplet miner (an agnostic_ml BaseMiner such as NHardTripletsMiner), "
@@ -92,11 +92,12 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
             raise TypeError(
                 f"miner must mine rows of the given set; {type(miner).__name__} builds its own reference set"
             )
+        super().__init__(collect_stats=collect_stats, distance=miner.distance)
+        self.bank_size_in_batches = bank_size_in_batches
         self.miner = miner
         self.need_logs = bool(need_logs)
         self.last_logs: dict[str, Array] = {}
         self._bank = RingBank(self.bank_size_in_batches)
-        super().__init__(collect_stats=collect_stats, distance=miner.distance)
 
     def _bank_in_reference(self) -> bool:
         return self._bank.is_full

@@ -142,11 +142,11 @@ class NHardTripletsMiner(OMLTripletCalls, BaseMiner):
         distance: BaseDistance | None = None,
         collect_stats: bool = False,
     ) -> None:
+        super().__init__(collect_stats=collect_stats, distance=check_distance(distance))
         self.positive_slice = parse_n(n_positive, "n_positive")
         self.negative_slice = parse_n(n_negative, "n_negative")
         self.n_positive = n_positive
         self.n_negative = n_negative
-        super().__init__(collect_stats=collect_stats, distance=check_distance(distance))
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
         exclude_self = ref_labels is labels

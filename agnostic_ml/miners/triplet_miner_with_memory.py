@@ -99,11 +99,11 @@ class TripletMinerWithMemory(MemoryMinerBase, BaseMiner):
     def __init__(
         self, bank_size_in_batches: int, tri_expand_k: int, rng: Any = None, *, collect_stats: bool = False
     ) -> None:
+        super().__init__(collect_stats=collect_stats, distance=oml_distance())
         self.bank_size_in_batches = check_int(bank_size_in_batches, "bank_size_in_batches", minimum=1)
         self.tri_expand_k = check_int(tri_expand_k, "tri_expand_k", minimum=1)
         self.rng = as_generator(rng)
         self._bank = RingBank(self.bank_size_in_batches, keep_host_labels=True)
-        super().__init__(collect_stats=collect_stats, distance=oml_distance())
 
     def _bank_in_reference(self) -> bool:
         return self._bank.filled > 0

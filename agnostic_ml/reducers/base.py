@@ -52,19 +52,18 @@ class BaseReducer(RecordsStats):
     """
 
     def __init__(self, collect_stats: bool = False) -> None:
+        super().__init__()
         self.collect_stats = bool(collect_stats)
         self.stats: dict[str, Any] = {}
 
     # -- entry point -----------------------------------------------------------------------
-    def __call__(self, loss_dict: dict, embeddings: Array, labels: Any = None) -> Array:
+    def forward(self, loss_dict: dict, embeddings: Array, labels: Any = None) -> Array:
         self.stats = {}
         if embeddings is None or not hasattr(embeddings, "shape"):
             raise TypeError(f"embeddings must be an array (it carries the namespace, device and graph), got {type(embeddings).__name__}")
         _, loss_info = single_loss(loss_dict, type(self).__name__)
         losses, loss_indices, reduction_type, kwargs = self.unpack_loss_info(loss_info)
         return self.reduce_the_loss(losses, loss_indices, reduction_type, kwargs, embeddings, labels)
-
-    forward = __call__
 
     def unpack_loss_info(self, loss_info: dict) -> tuple[Any, Any, str, dict]:
         missing = [k for k in ("losses", "indices", "reduction_type") if k not in loss_info]

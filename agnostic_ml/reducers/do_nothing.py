@@ -10,8 +10,6 @@ from .base import BaseReducer
 class DoNothingReducer(BaseReducer):
     """Returns the loss dict as given (PML's ``DoNothingReducer``): for per-element losses."""
 
-    def __call__(self, loss_dict: dict, embeddings: Any, labels: Any = None) -> dict:
+    def forward(self, loss_dict: dict, embeddings: Any, labels: Any = None) -> dict:
         self.stats = {}
         return loss_dict
-
-    forward = __call__

@@ -40,7 +40,7 @@ class MultipleReducers(BaseReducer):
         self.reducers = dict(reducers)
         self.default_reducer = MeanReducer() if default_reducer is None else default_reducer
 
-    def __call__(self, loss_dict: dict, embeddings: Array, labels: Any = None) -> Array:
+    def forward(self, loss_dict: dict, embeddings: Array, labels: Any = None) -> Array:
         self.stats = {}
         if not isinstance(loss_dict, dict):
             raise TypeError(f"MultipleReducers expects a loss dict, got {type(loss_dict).__name__}")
@@ -54,8 +54,6 @@ class MultipleReducers(BaseReducer):
             v = xp.reshape(v, ())
             values.append(v if v.dtype == embeddings.dtype else xp.astype(v, embeddings.dtype))
         return self.sub_loss_reduction(values, embeddings, labels)
-
-    forward = __call__
 
     def sub_loss_reduction(self, sub_losses: list[Array], embeddings: Array = None, labels: Any = None) -> Array:
         xp, _ = namespace_and_device(embeddings)
