@@ -162,6 +162,16 @@ class ShellModule(nn.Module):
                 _torch_init(init)(param, _generator(rng))
         return param
 
+    def _move_parameter(self, p: torch.Tensor, device: Any) -> torch.Tensor:
+        """Move a parameter to the embeddings' device in place (PML's behaviour; its dtype never changes).
+
+        Moving ``.data`` keeps the ``nn.Parameter`` object, so an optimizer built before the
+        move keeps updating it.
+        """
+        with torch.no_grad():
+            p.data = p.data.to(device)
+        return p
+
     def _load_from_state_dict(
         self,
         state_dict: dict,
@@ -217,7 +227,11 @@ def shell_class(core_cls: type, module: str | None = None) -> type:
         parents = [shell_class(b) for b in core_cls.__bases__ if issubclass(b, Component) and b is not Component]
         bases = (core_cls, *parents) if parents else (core_cls, ShellModule)
         body: dict[str, Any] = {
+            # ShellModule comes after the core classes in the MRO; the methods that the core
+            # also defines must be put on the shell class itself to take precedence.
             "__call__": nn.Module.__call__,
+            "new_parameter": ShellModule.new_parameter,
+            "_move_parameter": ShellModule._move_parameter,
             "__doc__": core_cls.__doc__,
             "__module__": __name__,
             "__qualname__": f"generated.{_generated_name(core_cls)}",

@@ -71,14 +71,9 @@ class BaseDistance(Component):
     # -- the matrix -----------------------------------------------------------------
     def forward(self, query_emb: Array, ref_emb: Array | None = None) -> Array:
         xp, device = namespace_and_device(query_emb, ref_emb)
-        check_embeddings(query_emb, "query_emb", xp=xp)
+        self.check_shapes(query_emb, ref_emb)
         in_dtype = query_emb.dtype
         if ref_emb is not None:
-            check_embeddings(ref_emb, "ref_emb", xp=xp)
-            if ref_emb.shape[1] != query_emb.shape[1]:
-                raise ValueError(
-                    f"ref_emb has {ref_emb.shape[1]} features but query_emb has {query_emb.shape[1]}"
-                )
             ref_device = namespace_and_device(ref_emb)[1]
             if not same_device(ref_device, device):
                 raise ValueError(f"ref_emb is on device {ref_device} but query_emb is on {device}")
@@ -97,6 +92,20 @@ class BaseDistance(Component):
         if self.power != 1:
             mat = mat**self.power
         return mat if mat.dtype == in_dtype else xp.astype(mat, in_dtype)
+
+    def check_shapes(self, query_emb: Array, ref_emb: Array | None = None) -> None:
+        """Raise unless the inputs have shapes :meth:`compute_mat` accepts (PML's hook).
+
+        Default: 2-D arrays (batch, features) of a real floating dtype, and ``ref_emb`` with
+        as many features as ``query_emb``. A subclass may override it (for instance to accept
+        3-D embeddings); losses and miners call this method instead of checking shapes
+        themselves, so the override is honoured everywhere.
+        """
+        check_embeddings(query_emb, "query_emb")
+        if ref_emb is not None:
+            check_embeddings(ref_emb, "ref_emb")
+            if ref_emb.shape[1] != query_emb.shape[1]:
+                raise ValueError(f"ref_emb has {ref_emb.shape[1]} features but query_emb has {query_emb.shape[1]}")
 
     def compute_mat(self, query_emb: Array, ref_emb: Array) -> Array:  # pragma: no cover - abstract
         raise NotImplementedError

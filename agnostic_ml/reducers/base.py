@@ -99,7 +99,8 @@ class BaseReducer(RecordsStats):
 
     # -- reductions --------------------------------------------------------------------------
     def already_reduced_reduction(self, losses: Array, loss_indices: Any, embeddings: Array, labels: Any, **kw: Any) -> Array:
-        xp, _ = namespace_and_device(losses)
+        # embeddings too: a NumPy reduction returns a NumPy scalar, which is not an array.
+        xp, _ = namespace_and_device(losses, embeddings)
         return xp.reshape(losses, ())
 
     def element_reduction(self, losses: Array, loss_indices: Any, embeddings: Array, labels: Any, **kw: Any) -> Array:

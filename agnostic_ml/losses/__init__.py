@@ -1,0 +1,27 @@
+"""Losses: PML's metric losses on any array-API backend (one file per family).
+
+Every loss is called as ``loss(embeddings, labels=None, indices_tuple=None, ref_emb=None,
+ref_labels=None)`` and returns a 0-D array of the embeddings' namespace and device
+(differentiable when they are torch tensors). Each family module also exposes its formula
+as a function of distances, indices and parameters. The ``nn.Module`` versions (with
+``nn.Parameter`` weights) are in ``agnostic_ml_torch.losses``.
+"""
+
+from .base import BaseMetricLossFunction, EmbeddingRegularizerMixin, WeightMixin, WeightRegularizerMixin
+from .contrastive import ContrastiveLoss, contrastive_neg_loss, contrastive_pos_loss
+from .generic_pair import GenericPairLoss
+from .triplet_margin import TripletMarginLoss, all_triplets_margin_reduction, triplet_margin_losses
+
+__all__ = [
+    "BaseMetricLossFunction",
+    "ContrastiveLoss",
+    "EmbeddingRegularizerMixin",
+    "GenericPairLoss",
+    "TripletMarginLoss",
+    "WeightMixin",
+    "WeightRegularizerMixin",
+    "all_triplets_margin_reduction",
+    "contrastive_neg_loss",
+    "contrastive_pos_loss",
+    "triplet_margin_losses",
+]

@@ -1,0 +1,197 @@
+"""The contract every catalogued loss keeps, independent of PML.
+
+gradcheck in float64; a batch with nothing to compute gives 0 with a zero (not NaN)
+gradient; degenerate batches stay finite; bfloat16 autocast on CPU stays finite and leaves
+the parameters' dtype alone; the core class gives the same value on NumPy and
+array-api-strict as on torch; bad input raises errors that name the argument.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from agnostic_ml._array_api import to_numpy  # noqa: E402
+from agnostic_ml_torch._shell import ShellModule  # noqa: E402
+
+from loss_catalogue import C, D, cases  # noqa: E402
+from loss_helpers import batch, call  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _fresh(case):
+    torch.manual_seed(0)
+    return case.ours().double()
+
+
+@pytest.mark.parametrize("case", cases())
+def test_gradcheck(case):
+    loss = _fresh(case)
+    x, y = batch(5, n=10, d=D)
+    x = x.detach().requires_grad_(True)
+
+    def f(inp):
+        return call(case, loss, inp, y)
+
+    assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("case", cases(where=lambda c: c.kind == "triplet"))
+def test_no_valid_triplet_gives_zero_with_zero_gradient(case):
+    loss = _fresh(case)
+    x, _ = batch(6)
+    y = torch.arange(x.shape[0])  # all labels distinct: no positive pair
+    v = call(case, loss, x, y)
+    (g,) = torch.autograd.grad(v, x, allow_unused=True)
+    assert v.shape == () and float(v.detach()) == 0.0
+    assert g is None or (torch.isfinite(g).all() and float(g.abs().max()) == 0.0)
+
+
+@pytest.mark.parametrize("case", cases(where=lambda c: c.tuples))
+@pytest.mark.parametrize("arity", [3, 4])
+def test_empty_indices_tuple_gives_zero_with_zero_gradient(case, arity):
+    loss = _fresh(case)
+    x, y = batch(7)
+    empty = tuple(torch.zeros(0, dtype=torch.int64) for _ in range(arity))
+    v = call(case, loss, x, y, empty)
+    (g,) = torch.autograd.grad(v, x, allow_unused=True)
+    assert float(v.detach()) == 0.0
+    assert g is None or (torch.isfinite(g).all() and float(g.abs().max()) == 0.0)
+
+
+def _degenerate_batches():
+    rng = np.random.default_rng(8)
+    row = rng.standard_normal(D)
+    dup = np.tile(row, (12, 1)) + 0.0
+    return {
+        "duplicates": (dup, np.array([0, 0, 1, 1, 2, 2, 3, 3, 0, 1, 2, 3])),
+        "one_class": (rng.standard_normal((12, D)), np.zeros(12, dtype=np.int64)),
+        "all_distinct": (rng.standard_normal((12, D)), np.arange(12)),
+    }
+
+
+@pytest.mark.parametrize("which", ["duplicates", "one_class", "all_distinct"])
+@pytest.mark.parametrize("case", cases())
+def test_degenerate_batches_stay_finite(case, which):
+    loss = _fresh(case)
+    emb, lab = _degenerate_batches()[which]
+    if case.kind == "classification":
+        lab = lab % C
+    x = torch.tensor(emb, requires_grad=True)
+    v = call(case, loss, x, torch.tensor(lab))
+    (g,) = torch.autograd.grad(v, x, allow_unused=True)
+    assert torch.isfinite(v), f"{case.name} on {which}: loss {v}"
+    assert g is None or torch.isfinite(g).all(), f"{case.name} on {which}: non-finite gradient"
+
+
+@pytest.mark.parametrize("case", cases())
+def test_bfloat16_autocast_on_cpu(case):
+    torch.manual_seed(0)
+    loss = case.ours()
+    dtypes = {k: p.dtype for k, p in loss.named_parameters()}
+    x, y = batch(9, dtype=torch.float32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        v = call(case, loss, x, y)
+    (g,) = torch.autograd.grad(v, x, allow_unused=True)
+    assert torch.isfinite(v.float())
+    assert g is None or torch.isfinite(g.float()).all()
+    assert {k: p.dtype for k, p in loss.named_parameters()} == dtypes, "autocast changed a parameter's dtype"
+
+
+@pytest.mark.parametrize("case", cases(where=lambda c: not c.learnable and c.kind != "wrapper"))
+@pytest.mark.parametrize("name", ["numpy", "array_api_strict"])
+def test_core_loss_same_value_on_other_backends(case, name):
+    from conftest import make_backend
+
+    shell = _fresh(case)
+    x, y = batch(10)
+    expected = float(call(case, shell, x, y).detach())
+    core_cls = next(c for c in type(shell).__mro__ if not issubclass(c, ShellModule))
+    assert core_cls.__module__.startswith("agnostic_ml.losses")
+    b = make_backend(name)
+    with b.context():
+        core = case.extra.get("core", None)
+        core = core() if core is not None else _rebuild_core(case, core_cls)
+        xb = b.asarray(x.detach().numpy(), b.xp.float64)
+        yb = b.asarray(y.numpy())
+        got = call(case, core, xb, yb)
+        assert float(to_numpy(got)) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def _rebuild_core(case, core_cls):
+    """The core class built with the same arguments as the shell: the factory run with core modules."""
+    import agnostic_ml.distances as cd
+    import agnostic_ml.reducers as cr
+    import agnostic_ml_torch.distances as td
+    import agnostic_ml_torch.losses as tl
+    import agnostic_ml_torch.reducers as tr
+    import agnostic_ml.losses as cl
+
+    saved = {}
+    try:
+        for shell_mod, core_mod in ((tl, cl), (td, cd), (tr, cr)):
+            for n in shell_mod.__all__:
+                saved[(shell_mod, n)] = getattr(shell_mod, n)
+                setattr(shell_mod, n, getattr(core_mod, n))
+        obj = case.ours()
+    finally:
+        for (mod, n), v in saved.items():
+            setattr(mod, n, v)
+    assert type(obj) is core_cls
+    return obj
+
+
+@pytest.mark.parametrize("case", cases(where=lambda c: c.labels and c.kind != "self_supervised"))
+def test_labels_required(case):
+    loss = _fresh(case)
+    x, _ = batch(11)
+    with pytest.raises((ValueError, TypeError), match="labels"):
+        loss(x)
+
+
+@pytest.mark.parametrize("case", cases(where=lambda c: c.tuples))
+def test_bad_indices_tuple(case):
+    loss = _fresh(case)
+    x, y = batch(12)
+    with pytest.raises(ValueError, match="indices_tuple"):
+        loss(x, y, (torch.tensor([0]), torch.tensor([1])))
+    with pytest.raises(ValueError, match="indices_tuple"):
+        loss(x, y, (torch.tensor([0]), torch.tensor([x.shape[0] + 5]), torch.tensor([2])))
+    with pytest.raises(ValueError, match="indices_tuple"):
+        loss(x, y, (torch.tensor([-1]), torch.tensor([1]), torch.tensor([2])))
+
+
+@pytest.mark.parametrize("case", cases(where=lambda c: not c.ref and c.kind != "self_supervised"))
+def test_ref_emb_refused_when_unsupported(case):
+    loss = _fresh(case)
+    x, y = batch(13)
+    with pytest.raises(ValueError, match="ref_emb"):
+        loss(x, y, None, x.detach() + 1, y)
+
+
+@pytest.mark.parametrize("case", cases())
+def test_embedding_and_label_errors_name_the_argument(case):
+    loss = _fresh(case)
+    x, y = batch(14)
+    with pytest.raises(TypeError, match="embeddings"):
+        loss(torch.ones(4, 3, dtype=torch.int64), y[:4])
+    if case.labels and case.kind != "self_supervised":
+        with pytest.raises(ValueError, match="labels"):
+            loss(x, y[:-1])
+
+
+@pytest.mark.parametrize("case", cases(where=lambda c: c.ref and c.kind != "self_supervised"))
+def test_separate_reference_set(case):
+    """ref_emb different from embeddings: finite, and gradients reach both."""
+    loss = _fresh(case)
+    x, y = batch(15)
+    r, ry = batch(16, n=18)
+    v = loss(x, y, None, r, ry)
+    gx, gr = torch.autograd.grad(v, (x, r), allow_unused=True)
+    assert torch.isfinite(v)
+    for g in (gx, gr):
+        assert g is None or torch.isfinite(g).all()
+    assert gx is not None and float(gx.abs().sum()) > 0
