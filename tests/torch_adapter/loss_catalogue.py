@@ -1,7 +1,8 @@
 """The loss catalogue: one entry per loss configuration, driving every generic loss test.
 
 Adding a loss (or a configuration worth testing) means adding one :class:`LossCase` to
-``LOSSES`` (plus the loss's own specific tests). The generic tests read the flags:
+``LOSSES`` here or to the ``LOSSES`` list of a family file ``catalogue_<family>.py`` in this
+folder (collected automatically), plus the loss's own specific tests. The generic tests read the flags:
 
 - ``tests/torch_adapter/test_losses_vs_pml.py``: value and gradients equal PML's (float64),
   with no miner, with a pair miner, with a triplet miner and with a separate reference set,
@@ -120,7 +121,20 @@ LOSSES: list[LossCase] = [
     ),
 ]
 
+def _family_catalogues() -> list[LossCase]:
+    """Entries of the per-family catalogue files ``catalogue_<family>.py`` beside this one."""
+    import importlib
+    from pathlib import Path
+
+    out: list[LossCase] = []
+    for path in sorted(Path(__file__).parent.glob("catalogue_*.py")):
+        out.extend(importlib.import_module(path.stem).LOSSES)
+    return out
+
+
+LOSSES += _family_catalogues()
 BY_NAME = {c.name: c for c in LOSSES}
+assert len(BY_NAME) == len(LOSSES), "catalogue names must be unique"
 
 
 def cases(*, where: Callable[[LossCase], bool] = lambda c: True) -> list[Any]:
