@@ -142,6 +142,17 @@ class Component:
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         return PARAMETER_INITS[init](shape, gen).astype(np.float32)
 
+    def new_state_array(self, shape: tuple[int, ...], kind: str = "float") -> Any:
+        """A zero-filled state array (``kind`` "float": float32, "int": int64), e.g. a memory queue.
+
+        In the core a NumPy array, which follows the embeddings' namespace and device on
+        first use; the torch adapter overrides this to make a CPU tensor (PML's buffers),
+        which its owner registers with :meth:`set_state`.
+        """
+        if kind not in ("float", "int"):
+            raise ValueError(f"kind must be 'float' or 'int', got {kind!r}")
+        return np.zeros(tuple(int(s) for s in shape), dtype=np.float32 if kind == "float" else np.int64)
+
     def set_state(self, name: str, value: Any) -> None:
         """Assign a state array (declared in ``_state_arrays``); the adapter registers it as a buffer."""
         setattr(self, name, value)

@@ -162,6 +162,12 @@ class ShellModule(nn.Module):
                 _torch_init(init)(param, _generator(rng))
         return param
 
+    def new_state_array(self, shape: tuple[int, ...], kind: str = "float") -> torch.Tensor:
+        """A zero CPU tensor (float32 or int64) to register as a buffer, as PML's queues are."""
+        if kind not in ("float", "int"):
+            raise ValueError(f"kind must be 'float' or 'int', got {kind!r}")
+        return torch.zeros(tuple(int(s) for s in shape), dtype=torch.float32 if kind == "float" else torch.int64)
+
     def _move_parameter(self, p: torch.Tensor, device: Any) -> torch.Tensor:
         """Move a parameter to the embeddings' device in place (PML's behaviour; its dtype never changes).
 
@@ -194,6 +200,9 @@ class ShellModule(nn.Module):
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
+        if type(self)._state_scalars and prefix + "_extra_state" in missing_keys:
+            # A state_dict written by PML (or before the scalars existed): keep the current position.
+            missing_keys.remove(prefix + "_extra_state")
         for name, key in lazy_missing:
             # A state array saved while it was still None (nothing stored yet): empty it here too.
             if key in missing_keys:
@@ -232,6 +241,7 @@ def shell_class(core_cls: type, module: str | None = None) -> type:
             "__call__": nn.Module.__call__,
             "new_parameter": ShellModule.new_parameter,
             "_move_parameter": ShellModule._move_parameter,
+            "new_state_array": ShellModule.new_state_array,
             "__doc__": core_cls.__doc__,
             "__module__": __name__,
             "__qualname__": f"generated.{_generated_name(core_cls)}",

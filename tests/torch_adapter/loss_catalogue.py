@@ -64,6 +64,12 @@ class LossCase:
         Needs labels.
     rtol : float
         Relative tolerance of the PML comparison in float64.
+    gradcheck : bool
+        ``torch.autograd.gradcheck`` applies (False for losses whose value depends on
+        detached copies of the input, such as a memory queue; ``why`` says so).
+    empty_tuple_is_zero : bool
+        An empty ``indices_tuple`` means "nothing to compute" (False where a given tuple is
+        added to the loss's own mining, as in CrossBatchMemory).
     why : str
         Reason for any deliberate difference from PML.
     """
@@ -78,6 +84,8 @@ class LossCase:
     pml_ref: bool = True
     labels: bool = True
     rtol: float = 1e-6
+    gradcheck: bool = True
+    empty_tuple_is_zero: bool = True
     why: str = ""
     extra: dict = field(default_factory=dict)
 
