@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["agnostic_ml.testing.plugin"]
+pytest_plugins = ["agnostic_ml.testing.plugin", "pytester"]
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
 settings.register_profile("ci", derandomize=True, max_examples=25, deadline=None, print_blob=True, suppress_health_check=_QUIET)
