@@ -1,7 +1,7 @@
 """Helpers of the side-by-side comparisons with PML (``tests/pml/``); they need torch and PML.
 
-Import after ``pytest.importorskip("torch")`` and ``pytest.importorskip("pytorch_metric_learning")``
-so that a missing install skips the module visibly.
+Test modules import it after their own ``pytest.importorskip("torch")`` (and PML's), so that
+a missing install skips them visibly; it also skips itself (doctest collection imports it).
 
 How a comparison is made fair
 -----------------------------
@@ -28,10 +28,12 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-import torch
-from pytorch_metric_learning import distances as pml_distances
+import pytest
 
-from agnostic_ml.distances import CosineSimilarity, DotProductSimilarity, LpDistance
+torch = pytest.importorskip("torch")
+pml_distances = pytest.importorskip("pytorch_metric_learning.distances")
+
+from agnostic_ml.distances import CosineSimilarity, DotProductSimilarity, LpDistance  # noqa: E402
 
 __all__ = [
     "DISTANCES",
