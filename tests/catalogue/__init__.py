@@ -14,6 +14,9 @@ the tests that are specific to it (its own hand-checked examples and selection r
 - :class:`PML`: a lazy reference to the equivalent PML object, so that this module
   (and the core tests that import it) never import torch or PML.
 
+Entries compare and hash by identity (``eq=False``): two entries with equal settings are
+still two configurations, and a ``PML`` holds unhashable keyword arguments.
+
 Example
 -------
 >>> from catalogue.miners import MINERS
@@ -35,7 +38,7 @@ import pytest
 __all__ = ["PML", "Catalogue", "Entry"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PML:
     """The PML counterpart of an entry, built only when a PML test asks for it.
 
@@ -65,7 +68,7 @@ class PML:
         return self.resolve()(*self.args, **{**self.kwargs, **overrides})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Entry:
     """One configuration of a component.
 

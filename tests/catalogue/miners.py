@@ -61,7 +61,7 @@ class Mined(NamedTuple):
     embeddings: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MinerEntry(Entry):
     """A miner configuration and what the generic tests may expect of it.
 
