@@ -56,7 +56,9 @@ def test_output_arrays(backend, dtype, entry):
             assert sum(_sizes(out)) > 0, f"{entry.id} mined nothing on {name} (call {call})"
         assert isinstance(miner, BaseMiner)
         # host labels (list / NumPy) follow the embeddings: same result (fresh miners)
-        assert to_lists(backend, entry.make()(emb, y.tolist())) == to_lists(backend, entry.make()(emb, lab))
+        want = to_lists(backend, entry.make()(emb, lab))
+        assert to_lists(backend, entry.make()(emb, y.tolist())) == want
+        assert to_lists(backend, entry.make()(emb, y)) == want
     if not entry.ref:
         return
     # with a separate reference set: a / a1 / a2 index the batch, p and n the reference set
