@@ -11,6 +11,9 @@ MODULES = [
     "agnostic_ml.tuples",
     "agnostic_ml.accuracy",
     "agnostic_ml.testing",
+    "agnostic_ml.testing.backends",
+    # autoloaded by every pytest run where agnostic-ml is installed (a pytest11 entry point)
+    "agnostic_ml.testing.plugin",
     "agnostic_ml.cli",
 ]
 

@@ -18,7 +18,7 @@ from agnostic_ml.distances import (
     LpDistance,
     SNRDistance,
 )
-from conftest import assert_array, tol
+from helpers import assert_array, tol
 
 # -- NumPy float64 references ---------------------------------------------------------
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from conftest import assert_array
+from helpers import assert_array
 
 from agnostic_ml.accuracy import KMeans, kmeans
 

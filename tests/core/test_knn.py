@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import assert_array, tol
+from helpers import assert_array, tol
 
 from agnostic_ml.accuracy import KNN, ExactKNN, FaissKNN, knn
 from agnostic_ml.accuracy.knn import plan_blocks

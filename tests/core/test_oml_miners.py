@@ -7,6 +7,8 @@ OML's documented semantics (its docstrings and its own unit tests, read from sou
 property (``NHard(1, 1) == Hard``, ``NHard(large) == All`` as sets, the triplet count
 ``P (P - 1) (K - 1) K^2`` of a P x K batch, the HardTriplets == HardCluster edge case,
 ...), it is asserted here. Where we deliberately differ from OML, the test says so.
+The contract shared by every miner (output arrays, empty outputs, call errors, OML's
+``sample``) is tested per catalogue entry in ``test_miner_contract.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ import pytest
 from agnostic_ml.distances import CosineSimilarity, LpDistance
 from agnostic_ml.miners import (
     AllTripletsMiner,
-    BaseMiner,
     HardClusterMiner,
     HardTripletsMiner,
     IndexedTriplets,
@@ -30,24 +31,9 @@ from agnostic_ml.miners import (
 )
 from agnostic_ml.miners.all_triplets import count_all_triplets, decode_all_triplets, triplet_counts
 from agnostic_ml.tuples import get_all_triplets_indices
-from conftest import assert_array
+from helpers import assert_array, check_indices, nhard_reference, to_rows
 
 # -- helpers and loop references (NumPy, float64) ------------------------------------------
-
-
-def trip(backend, t):
-    return list(zip(*(backend.to_numpy(x).tolist() for x in t)))
-
-
-def check_indices(backend, t, n=None):
-    """Index arrays: int64 of the backend's namespace and device, equal lengths."""
-    assert isinstance(t, tuple) and len(t) == 3
-    for x in t:
-        assert_array(x, backend, dtype=backend.xp.int64)
-        assert x.ndim == 1
-    assert t[0].shape[0] == t[1].shape[0] == t[2].shape[0]
-    if n is not None:
-        assert t[0].shape[0] == n
 
 
 def oml_all_triplets(labels, ref_labels=None):
@@ -77,19 +63,6 @@ def np_dist(x, r=None):
     return np.sqrt(((x[:, None, :] - r[None, :, :]) ** 2).sum(-1))
 
 
-def nhard_reference(dist, labels, ref_labels, pos_slice, neg_slice, exclude_self):
-    """Per anchor: positives by decreasing distance, negatives by increasing distance
-    (ties: lower index first), the slices' cartesian product (OML ``_sample_from_distmat``)."""
-    out = []
-    for a in range(dist.shape[0]):
-        pos = [j for j in range(dist.shape[1]) if ref_labels[j] == labels[a] and not (exclude_self and j == a)]
-        neg = [j for j in range(dist.shape[1]) if ref_labels[j] != labels[a]]
-        pos = sorted(pos, key=lambda j: (-dist[a, j], j))[slice(*pos_slice)]
-        neg = sorted(neg, key=lambda j: (dist[a, j], j))[slice(*neg_slice)]
-        out += [(a, p, n) for p in pos for n in neg]
-    return out
-
-
 def pk_labels(p, k, rng):
     lab = np.repeat(np.arange(p), k)
     rng.shuffle(lab)
@@ -100,55 +73,17 @@ TINY_X = np.array([[0.0], [1.0], [3.0], [10.0], [4.0], [20.0]])
 TINY_Y = np.array([0, 0, 0, 1, 1, 1])
 
 
-# -- every miner: namespace / dtype / device, empty outputs ----------------------------------
-
-MINERS = {
-    "all": lambda: AllTripletsMiner(),
-    "all_sub": lambda: AllTripletsMiner(max_output_triplets=3, rng=0),
-    "hard": lambda: HardTripletsMiner(),
-    "nhard": lambda: NHardTripletsMiner((1, 2), 2),
-    "cluster": lambda: HardClusterMiner(),
-    "memory": lambda: TripletMinerWithMemory(2, 3, rng=0),
-    "bank": lambda: MinerWithBank(1, NHardTripletsMiner(2, 2)),
-}
+# -- OML's sample: what is specific to a miner (the rest: test_miner_contract.py) -------------
 
 
-@pytest.mark.parametrize("name", list(MINERS))
-def test_outputs_follow_embeddings(backend, dtype, name):
-    miner = MINERS[name]()
-    x = backend.asarray(TINY_X, dtype)
-    for _ in range(2):  # the memory miners: empty bank, then a filled one
-        t = miner(x, TINY_Y)
-        check_indices(backend, t)
-        assert t[0].shape[0] > 0
-    assert isinstance(miner, BaseMiner)
+def test_sample_hard_cluster_gives_one_triplet_per_label(backend, dtype):
+    out = HardClusterMiner().sample(backend.asarray(TINY_X, dtype), TINY_Y)
+    assert out[0].shape[0] == 2
 
 
-@pytest.mark.parametrize("name", list(MINERS))
-@pytest.mark.parametrize("labels", [[3, 3, 3, 3], [5], [0, 1, 2, 3]], ids=["one_class", "N1", "all_distinct"])
-def test_empty_outputs(backend, dtype, name, labels):
-    miner = MINERS[name]()
-    x = backend.asarray(np.arange(len(labels) * 2, dtype=float).reshape(-1, 2), dtype)
-    # MinerWithBank: once the bank holds the previous batch, distinct labels do find
-    # positives there (a valid cross-batch triplet), so only its first call is empty.
-    calls = 1 if name == "bank" and labels == [0, 1, 2, 3] else 3
-    for _ in range(calls):
-        check_indices(backend, miner(x, labels), n=0)
-
-
-@pytest.mark.parametrize("name", ["all", "hard", "nhard", "cluster", "memory", "bank"])
-def test_sample_returns_embeddings(backend, dtype, name):
-    """OML's call style: ``sample(features, labels)`` returns embeddings, not indices."""
-    miner = MINERS[name]()
-    x = backend.asarray(TINY_X, dtype)
-    out = miner.sample(x, TINY_Y)
-    for e in out[:3]:
-        assert_array(e, backend, dtype=dtype)
-        assert e.shape[1] == 1 and e.shape[0] == out[0].shape[0]
-    if name == "cluster":
-        assert out[0].shape[0] == 2  # one triplet per label
-    if name == "memory":
-        assert_array(out[3], backend, dtype=backend.xp.bool)
+def test_sample_memory_miner_flags_original_triplets(backend, dtype):
+    out = TripletMinerWithMemory(2, 3, rng=0).sample(backend.asarray(TINY_X, dtype), TINY_Y)
+    assert_array(out[3], backend, dtype=backend.xp.bool)
 
 
 # -- AllTripletsMiner ----------------------------------------------------------------------------
@@ -156,7 +91,7 @@ def test_sample_returns_embeddings(backend, dtype, name):
 
 def test_all_triplets_hand_example(backend, dtype):
     x = backend.asarray(np.zeros((5, 2)), dtype)
-    got = trip(backend, AllTripletsMiner()(x, [0, 0, 1, 1, 1]))
+    got = to_rows(backend, AllTripletsMiner()(x, [0, 0, 1, 1, 1]))
     # class {0, 1} x negatives {2, 3, 4}; class {2, 3, 4}: 2 positives x negatives {0, 1}
     assert got[:7] == [(0, 1, 2), (0, 1, 3), (0, 1, 4), (1, 0, 2), (1, 0, 3), (1, 0, 4), (2, 3, 0)]
     assert len(got) == 2 * 1 * 3 + 3 * 2 * 2 == 18
@@ -167,8 +102,8 @@ def test_all_triplets_hand_example(backend, dtype):
 def test_all_triplets_ignore_features(backend, dtype):
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 4, 15)
-    a = trip(backend, AllTripletsMiner()(backend.asarray(rng.normal(size=(15, 3)), dtype), labels))
-    b = trip(backend, AllTripletsMiner()(backend.asarray(np.zeros((15, 3)), dtype), labels))
+    a = to_rows(backend, AllTripletsMiner()(backend.asarray(rng.normal(size=(15, 3)), dtype), labels))
+    b = to_rows(backend, AllTripletsMiner()(backend.asarray(np.zeros((15, 3)), dtype), labels))
     assert a == b and set(a) == oml_all_triplets(labels)
 
 
@@ -176,7 +111,7 @@ def test_all_triplets_with_ref(backend, dtype):
     """PML contract: with a separate reference set, p and n index it and nothing is excluded."""
     x = backend.asarray(np.zeros((3, 2)), dtype)
     r = backend.asarray(np.zeros((4, 2)), dtype)
-    got = trip(backend, AllTripletsMiner()(x, [0, 1, 7], r, [0, 0, 1, 2]))
+    got = to_rows(backend, AllTripletsMiner()(x, [0, 1, 7], r, [0, 0, 1, 2]))
     assert got == sorted(oml_all_triplets([0, 1, 7], [0, 0, 1, 2]))
     assert (0, 0, 2) in got  # p == a is allowed with a separate reference set
 
@@ -191,8 +126,8 @@ def test_rank_decoder_matches_enumerator(backend, with_ref):
         c = triplet_counts(lab, ref, exclude_self=not with_ref, xp=backend.xp)
         total = int(backend.to_numpy(backend.xp.sum(c["n_pos"] * c["n_neg"])))
         ranks = backend.xp.arange(total, dtype=backend.xp.int64, device=backend.device)
-        got = trip(backend, decode_all_triplets(ranks, c, xp=backend.xp))
-        want = trip(backend, get_all_triplets_indices(lab, ref if with_ref else None))
+        got = to_rows(backend, decode_all_triplets(ranks, c, xp=backend.xp))
+        want = to_rows(backend, get_all_triplets_indices(lab, ref if with_ref else None))
         assert got == want
         assert total == count_all_triplets(backend.to_numpy(lab), backend.to_numpy(ref) if with_ref else None)
 
@@ -204,24 +139,24 @@ def test_all_triplets_subsampling(backend, dtype):
     total = count_all_triplets(labels)
     full = set(oml_all_triplets(labels))
     assert len(full) == total > 100
-    got = trip(backend, AllTripletsMiner(max_output_triplets=100, rng=7)(x, labels))
+    got = to_rows(backend, AllTripletsMiner(max_output_triplets=100, rng=7)(x, labels))
     assert len(got) == 100  # exact count
     assert len(set(got)) == 100  # without replacement
     assert set(got) <= full  # a subset of all triplets
     assert got == sorted(got)
-    again = trip(backend, AllTripletsMiner(max_output_triplets=100, rng=7)(x, labels))
+    again = to_rows(backend, AllTripletsMiner(max_output_triplets=100, rng=7)(x, labels))
     assert again == got  # same seed, same output (on every backend: see the next test)
-    gen = trip(backend, AllTripletsMiner(max_output_triplets=100, rng=np.random.default_rng(7))(x, labels))
+    gen = to_rows(backend, AllTripletsMiner(max_output_triplets=100, rng=np.random.default_rng(7))(x, labels))
     assert gen == got
-    other = trip(backend, AllTripletsMiner(max_output_triplets=100, rng=8)(x, labels))
+    other = to_rows(backend, AllTripletsMiner(max_output_triplets=100, rng=8)(x, labels))
     assert other != got
-    assert len(trip(backend, AllTripletsMiner(max_output_triplets=total)(x, labels))) == total
+    assert len(to_rows(backend, AllTripletsMiner(max_output_triplets=total)(x, labels))) == total
 
 
 def test_all_triplets_subsampling_same_on_every_backend(backend):
     labels = np.random.default_rng(4).integers(0, 3, 20)
     x = backend.asarray(np.zeros((20, 2)), backend.xp.float32)
-    got = trip(backend, AllTripletsMiner(max_output_triplets=50, rng=11)(x, labels))
+    got = to_rows(backend, AllTripletsMiner(max_output_triplets=50, rng=11)(x, labels))
     ref = AllTripletsMiner(max_output_triplets=50, rng=11)(np.zeros((20, 2)), labels)
     assert got == list(zip(*(r.tolist() for r in ref)))
 
@@ -269,7 +204,7 @@ def test_all_triplets_bad_arguments(kwargs, err):
 
 def test_hard_triplets_hand_example(backend, dtype):
     x = backend.asarray(TINY_X, dtype)
-    got = trip(backend, HardTripletsMiner()(x, TINY_Y))
+    got = to_rows(backend, HardTripletsMiner()(x, TINY_Y))
     assert got == [(0, 2, 4), (1, 2, 4), (2, 0, 4), (3, 5, 2), (4, 5, 2), (5, 4, 2)]
 
 
@@ -278,7 +213,7 @@ def test_hard_triplets_ties_self_and_dropped_anchors(backend, dtype):
     # 3 and 4 are duplicates of each other: the anchor itself is never chosen (OML 4.0 may);
     # 5 is a singleton: no positive, so no triplet (OML's sample forbids it).
     x = backend.asarray(np.array([[0.0], [1.0], [-1.0], [5.0], [5.0], [9.0]]), dtype)
-    got = trip(backend, HardTripletsMiner()(x, [0, 0, 0, 1, 1, 2]))
+    got = to_rows(backend, HardTripletsMiner()(x, [0, 0, 0, 1, 1, 2]))
     assert got == [(0, 1, 3), (1, 2, 3), (2, 1, 3), (3, 4, 1), (4, 3, 1)]
 
 
@@ -287,9 +222,9 @@ def test_hard_triplets_raw_euclidean_default(backend, dtype):
     xn = np.array([[1.0, 0.0], [10.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
     x = backend.asarray(xn, dtype)
     labels = [0, 0, 1, 1]
-    raw = trip(backend, HardTripletsMiner()(x, labels))
+    raw = to_rows(backend, HardTripletsMiner()(x, labels))
     assert raw == nhard_reference(np_dist(xn), labels, labels, (0, 1), (0, 1), True)
-    normed = trip(backend, HardTripletsMiner(distance=LpDistance())(x, labels))
+    normed = to_rows(backend, HardTripletsMiner(distance=LpDistance())(x, labels))
     xu = xn / np.linalg.norm(xn, axis=1, keepdims=True)
     assert normed == nhard_reference(np_dist(xu), labels, labels, (0, 1), (0, 1), True)
     assert raw != normed
@@ -299,7 +234,7 @@ def test_hard_triplets_similarity(backend, dtype):
     """With a similarity the hardest positive is the least similar, the hardest negative the most."""
     rng = np.random.default_rng(5)
     xn, labels = rng.normal(size=(12, 3)), rng.integers(0, 3, 12)
-    got = trip(backend, HardTripletsMiner(distance=CosineSimilarity())(backend.asarray(xn, dtype), labels))
+    got = to_rows(backend, HardTripletsMiner(distance=CosineSimilarity())(backend.asarray(xn, dtype), labels))
     xu = xn / np.linalg.norm(xn, axis=1, keepdims=True)
     assert got == nhard_reference(-(xu @ xu.T), labels, labels, (0, 1), (0, 1), True)
 
@@ -307,17 +242,17 @@ def test_hard_triplets_similarity(backend, dtype):
 def test_hard_triplets_with_ref(backend, dtype):
     x = backend.asarray(np.array([[0.0], [10.0]]), dtype)
     r = backend.asarray(np.array([[0.0], [2.0], [9.0], [11.5]]), dtype)
-    got = trip(backend, HardTripletsMiner()(x, [0, 1], r, [0, 0, 1, 1]))
+    got = to_rows(backend, HardTripletsMiner()(x, [0, 1], r, [0, 0, 1, 1]))
     # anchor 0: positives ref 0 (d=0) and 1 (d=2) -> 1; negatives ref 2, 3 -> 2.
     assert got == [(0, 1, 2), (1, 3, 1)]
 
 
 def test_nhard_hand_example(backend, dtype):
     x = backend.asarray(TINY_X, dtype)
-    got = trip(backend, NHardTripletsMiner(n_positive=2, n_negative=(1, 2))(x, TINY_Y))
+    got = to_rows(backend, NHardTripletsMiner(n_positive=2, n_negative=(1, 2))(x, TINY_Y))
     assert [t for t in got if t[0] == 0] == [(0, 2, 4), (0, 2, 3), (0, 1, 4), (0, 1, 3)]
     # (2, 2): exactly the second hardest positive and the third-hardest negative
-    got = trip(backend, NHardTripletsMiner(n_positive=(2, 2), n_negative=(3, 3))(x, TINY_Y))
+    got = to_rows(backend, NHardTripletsMiner(n_positive=(2, 2), n_negative=(3, 3))(x, TINY_Y))
     assert got == [(0, 1, 5), (1, 0, 5), (2, 1, 5), (3, 4, 0), (4, 3, 0), (5, 3, 0)]
 
 
@@ -331,7 +266,7 @@ def test_nhard_matches_oml_semantics(backend, n_positive, n_negative):
     rng.shuffle(labels)
     xn = rng.normal(size=(labels.shape[0], 5))
     miner = NHardTripletsMiner(n_positive, n_negative)
-    got = trip(backend, miner(backend.asarray(xn, backend.xp.float64), labels))
+    got = to_rows(backend, miner(backend.asarray(xn, backend.xp.float64), labels))
     assert got == nhard_reference(np_dist(xn), labels, labels, miner.positive_slice, miner.negative_slice, True)
 
 
@@ -350,8 +285,8 @@ def test_nhard_special_cases(backend, dtype):
     rng = np.random.default_rng(8)
     labels = rng.integers(0, 4, 20)
     x = backend.asarray(rng.normal(size=(20, 4)), dtype)
-    assert trip(backend, NHardTripletsMiner(1, 1)(x, labels)) == trip(backend, HardTripletsMiner()(x, labels))
-    big = trip(backend, NHardTripletsMiner(10**6, 10**6)(x, labels))
+    assert to_rows(backend, NHardTripletsMiner(1, 1)(x, labels)) == to_rows(backend, HardTripletsMiner()(x, labels))
+    big = to_rows(backend, NHardTripletsMiner(10**6, 10**6)(x, labels))
     assert len(big) == len(set(big)) and set(big) == oml_all_triplets(labels)
 
 
@@ -359,7 +294,7 @@ def test_nhard_range_beyond_class_size(backend, dtype):
     """Anchors with fewer positives than ``lo`` contribute nothing (OML raises an unpack error)."""
     x = backend.asarray(np.arange(7, dtype=float)[:, None], dtype)
     labels = [0, 0, 0, 0, 1, 1, 2]
-    got = trip(backend, NHardTripletsMiner(n_positive=(2, 3), n_negative=1)(x, labels))
+    got = to_rows(backend, NHardTripletsMiner(n_positive=(2, 3), n_negative=1)(x, labels))
     assert {a for a, _, _ in got} == {0, 1, 2, 3}  # class 1 has 1 positive, class 2 none
     assert len(got) == 4 * 2
 
@@ -437,7 +372,7 @@ def test_hard_cluster_index_contract(backend, dtype):
     e = backend.to_numpy(t.embeddings)
     np.testing.assert_allclose(e[9:], [[2, 0], [10, 2], [32, 0]], atol=1e-5)
     assert backend.to_numpy(t.labels).tolist() == labels + [2, 5, 9]
-    assert trip(backend, t.indices) == trip(backend, (a, p, n))
+    assert to_rows(backend, t.indices) == to_rows(backend, (a, p, n))
     e2, l2 = miner.reference_set(x, labels)
     np.testing.assert_allclose(backend.to_numpy(e2), e)
     anc, pos, neg = miner.sample(x, labels)  # OML: (mean_vector, positive, negative_mean_vector)
@@ -547,8 +482,8 @@ def test_memory_miner_expand_one_is_all_triplets(backend, dtype):
     for _ in range(3):
         lab = pk_labels(3, 3, rng)
         x = backend.asarray(rng.normal(size=(9, 2)), dtype)
-        got = trip(backend, miner(x, lab))
-        assert got == trip(backend, AllTripletsMiner()(x, lab))
+        got = to_rows(backend, miner(x, lab))
+        assert got == to_rows(backend, AllTripletsMiner()(x, lab))
 
 
 def test_memory_miner_collisions_are_dropped(backend, dtype):
@@ -620,9 +555,9 @@ def test_miner_with_bank_equals_mining_the_concatenation(backend, dtype, inner):
         xn = rng.normal(size=(b, 3))
         x = backend.asarray(xn, dtype)
         e_before, l_before = miner.reference_set(x, lab)
-        got = trip(backend, miner(x, lab))
+        got = to_rows(backend, miner(x, lab))
         if step < bank_batches:
-            want = trip(backend, make()(x, lab))
+            want = to_rows(backend, make()(x, lab))
             assert e_before.shape[0] == b
         else:
             slots = history[-bank_batches:]
@@ -631,7 +566,7 @@ def test_miner_with_bank_equals_mining_the_concatenation(backend, dtype, inner):
             el = np.concatenate([lab] + [s[2] for s in slots])
             np.testing.assert_allclose(backend.to_numpy(e_before), en, rtol=1e-6)
             assert backend.to_numpy(l_before).tolist() == el.tolist()
-            full = trip(backend, make()(backend.asarray(en, dtype), el))
+            full = to_rows(backend, make()(backend.asarray(en, dtype), el))
             want = [t for t in full if t[0] < b]
         assert got == want
         history.append((step, xn, lab))
@@ -646,7 +581,7 @@ def test_miner_with_bank_index_contract_and_logs(backend, dtype):
     x2 = backend.asarray(np.array([[0.5], [1.5], [5.5], [7.5]]), dtype)
     t = miner.mine_extended(x2, y)
     assert_array(t.embeddings, backend, dtype=dtype, shape=(8, 1))
-    got = trip(backend, t.indices)
+    got = to_rows(backend, t.indices)
     # anchor 0 (0.5): positives 1 (1.0), 4 (0.5), 5 (0.5) -> hardest 1 then 4; negative 6 (4.5)
     assert [tr for tr in got if tr[0] == 0] == [(0, 1, 6), (0, 4, 6)]
     assert all(a < 4 for a, _, _ in got)

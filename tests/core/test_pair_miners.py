@@ -1,4 +1,7 @@
-"""Pair-type and batch-hard miners on every backend: outputs, hand-checked examples, edge cases, errors.
+"""Pair-type and batch-hard miners on every backend: hand-checked examples, edge cases, errors.
+
+The contract shared by every miner (output arrays, empty outputs, call errors, half
+precision) is tested for each catalogue entry in ``test_miner_contract.py``.
 
 Miners: PairMarginMiner, MultiSimilarityMiner, HDCMiner, BatchEasyHardMiner, BatchHardMiner,
 UniformHistogramMiner. The hand-checked examples use points on a line with
@@ -23,7 +26,7 @@ from agnostic_ml.miners import (
     PairMarginMiner,
     UniformHistogramMiner,
 )
-from conftest import assert_array
+from helpers import check_indices, to_lists
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -39,59 +42,8 @@ def l1():
     return LpDistance(p=1, normalize_embeddings=False)
 
 
-MINERS = {
-    "pair_margin": lambda: PairMarginMiner(),
-    "pair_margin_cos": lambda: PairMarginMiner(0.5, 0.3, distance=CosineSimilarity()),
-    "multi_similarity": lambda: MultiSimilarityMiner(),
-    "multi_similarity_lp": lambda: MultiSimilarityMiner(distance=LpDistance()),
-    "hdc": lambda: HDCMiner(),
-    "batch_easy_hard": lambda: BatchEasyHardMiner(),
-    "batch_easy_hard_all": lambda: BatchEasyHardMiner("all", "hard", distance=CosineSimilarity()),
-    "batch_hard": lambda: BatchHardMiner(),
-    "uniform_histogram": lambda: UniformHistogramMiner(num_bins=5, pos_per_bin=2, neg_per_bin=3, rng=0),
-}
-
-
-def host(backend, out):
-    return [backend.to_numpy(x).astype(np.int64).tolist() for x in out]
-
-
 def pairs(backend, a, b):
     return list(zip(backend.to_numpy(a).tolist(), backend.to_numpy(b).tolist()))
-
-
-def check_indices(backend, out, k):
-    assert isinstance(out, tuple) and len(out) == k
-    for x in out:
-        assert_array(x, backend, dtype=backend.xp.int64)
-        assert x.ndim == 1
-
-
-# -- output arrays: namespace, dtype (int64), device -------------------------------------------
-
-
-@pytest.mark.parametrize("name", sorted(MINERS))
-def test_output_arrays(backend, dtype, name):
-    rng = np.random.default_rng(3)
-    emb = backend.asarray(rng.normal(size=(12, 5)), dtype)
-    lab = backend.asarray(np.array([0, 1, 2] * 4), backend.xp.int64)
-    miner = MINERS[name]()
-    out = miner(emb, lab)
-    check_indices(backend, out, 3 if name == "batch_hard" else 4)
-    total = sum(int(x.shape[0]) for x in out)
-    assert total > 0, f"{name} mined nothing on a batch with 3 classes x 4"
-    # host labels (list / NumPy) follow the embeddings: same result
-    out_host = MINERS[name]()(emb, [0, 1, 2] * 4)
-    assert host(backend, out_host) == host(backend, out)
-    # with a separate reference set
-    ref = backend.asarray(rng.normal(size=(7, 5)), dtype)
-    rlab = backend.asarray(np.array([0, 1, 2, 0, 1, 2, 3]), backend.xp.int64)
-    out_ref = MINERS[name]()(emb, lab, ref, rlab)
-    check_indices(backend, out_ref, 3 if name == "batch_hard" else 4)
-    for i, x in enumerate(out_ref):
-        h = backend.to_numpy(x)
-        bound = 12 if (i == 0 or (len(out_ref) == 4 and i == 2)) else 7
-        assert h.size == 0 or (h.min() >= 0 and h.max() < bound)
 
 
 # -- hand-checked examples ---------------------------------------------------------------------
@@ -162,7 +114,7 @@ def test_batch_easy_hard_strategies(backend, dtype, strategies):
     a, p, n = STRATEGY_CASES[strategies]
     out = BatchEasyHardMiner(*strategies, distance=l1())(line, lab)
     check_indices(backend, out, 4)
-    assert host(backend, out) == [a, p, a, n]
+    assert to_lists(backend, out) == [a, p, a, n]
 
 
 def test_batch_easy_hard_all_and_ranges(backend, dtype):
@@ -173,10 +125,10 @@ def test_batch_easy_hard_all_and_ranges(backend, dtype):
     assert pairs(backend, a2, n) == [(0, 3), (1, 3), (2, 4), (3, 0), (4, 2)]
     # inclusive range on the hard positive: the 3-distance pairs are excluded, 1 and 2 allowed
     out = BatchEasyHardMiner("hard", "hard", allowed_pos_range=(1.0, 2.0), distance=l1())(line, lab)
-    assert host(backend, out) == [[0, 1, 2, 3, 4], [1, 2, 1, 4, 3], [0, 1, 2, 3, 4], [3, 3, 4, 0, 2]]
+    assert to_lists(backend, out) == [[0, 1, 2, 3, 4], [1, 2, 1, 4, 3], [0, 1, 2, 3, 4], [3, 3, 4, 0, 2]]
     # a range that leaves anchor 1 without a negative (>= 1.6) drops it from both sides
     out = BatchEasyHardMiner("hard", "hard", allowed_neg_range=(1.6, 10), distance=l1())(line, lab)
-    assert host(backend, out) == [[0, 2, 3, 4], [2, 0, 4, 3], [0, 2, 3, 4], [4, 3, 2, 0]]
+    assert to_lists(backend, out) == [[0, 2, 3, 4], [2, 0, 4, 3], [0, 2, 3, 4], [4, 3, 2, 0]]
     # the range also applies to an "all" side (PML ignores it there)
     a1, p, a2, n = BatchEasyHardMiner("all", "easy", allowed_pos_range=(2.0, 2.0), distance=l1())(line, lab)
     assert pairs(backend, a1, p) == [(1, 2), (2, 1), (3, 4), (4, 3)]
@@ -190,14 +142,14 @@ def test_batch_hard_examples(backend, dtype):
     lab = backend.asarray(UNIT_LABELS, backend.xp.int64)
     out = BatchHardMiner()(emb, lab)
     check_indices(backend, out, 3)
-    assert host(backend, out) == [[0, 1, 2, 3], [1, 0, 3, 2], [2, 2, 1, 1]]
+    assert to_lists(backend, out) == [[0, 1, 2, 3], [1, 0, 3, 2], [2, 2, 1, 1]]
     # with a similarity the hardest positive has the smallest and the hardest negative the largest value
     out = BatchHardMiner(distance=CosineSimilarity())(emb, lab)
-    assert host(backend, out) == [[0, 1, 2, 3], [1, 0, 3, 2], [2, 2, 1, 1]]
+    assert to_lists(backend, out) == [[0, 1, 2, 3], [1, 0, 3, 2], [2, 2, 1, 1]]
     line = backend.asarray(LINE, dtype)
     llab = backend.asarray(LINE_LABELS, backend.xp.int64)
     a, p, n = STRATEGY_CASES[("hard", "hard")]
-    assert host(backend, BatchHardMiner(distance=l1())(line, llab)) == [a, p, n]
+    assert to_lists(backend, BatchHardMiner(distance=l1())(line, llab)) == [a, p, n]
 
 
 def test_hdc_examples(backend, dtype):
@@ -249,17 +201,17 @@ def test_hdc_external_indices(backend, dtype):
     # negative values (1,4)=1.5, (0,3)=.5, (3,0)=.5, (2,3)=2.5 -> 2 hardest (smallest): (0,3), (3,0)
     assert pairs(backend, a2, n) == [(0, 3), (3, 0)]
     # repeated calls filter the pairs that were set, not the previous result (PML compounds)
-    assert host(backend, miner(line, lab)) == host(backend, (a1, p, a2, n))
+    assert to_lists(backend, miner(line, lab)) == to_lists(backend, (a1, p, a2, n))
     # host lists work, pairs pass through
     miner.set_idx_externally(([0, 1], [1, 2], [0], [4]), lab)
-    assert host(backend, miner(line, lab)) == [[1], [2], [0], [4]]
+    assert to_lists(backend, miner(line, lab)) == [[1], [2], [0], [4]]
     miner.reset_idx()
     assert not miner.was_set_externally
     a1, p, a2, n = miner(line, lab)
     assert len(pairs(backend, a1, p)) == 4 and len(pairs(backend, a2, n)) == 6
     # None means all pairs
     miner.set_idx_externally(None, lab)
-    assert host(backend, miner(line, lab)) == host(backend, (a1, p, a2, n))
+    assert to_lists(backend, miner(line, lab)) == to_lists(backend, (a1, p, a2, n))
 
 
 def test_uniform_histogram_bins(backend, dtype):
@@ -290,12 +242,12 @@ def test_uniform_histogram_same_seed_same_output(backend, dtype):
     rng = np.random.default_rng(0)
     emb = backend.asarray(rng.normal(size=(16, 4)), dtype)
     lab = backend.asarray(np.arange(16) % 4, backend.xp.int64)
-    first = host(backend, UniformHistogramMiner(num_bins=4, rng=7)(emb, lab))
-    again = host(backend, UniformHistogramMiner(num_bins=4, rng=np.random.default_rng(7))(emb, lab))
+    first = to_lists(backend, UniformHistogramMiner(num_bins=4, rng=7)(emb, lab))
+    again = to_lists(backend, UniformHistogramMiner(num_bins=4, rng=np.random.default_rng(7))(emb, lab))
     assert first == again
     miner = UniformHistogramMiner(num_bins=4, rng=7)
-    assert host(backend, miner(emb, lab)) == first
-    assert host(backend, miner(emb, lab)) != first  # the generator advances between calls
+    assert to_lists(backend, miner(emb, lab)) == first
+    assert to_lists(backend, miner(emb, lab)) != first  # the generator advances between calls
 
 
 # -- reference set -----------------------------------------------------------------------------
@@ -307,7 +259,7 @@ def test_reference_set_keeps_self_pairs(backend, dtype):
     r = backend.asarray(np.array([[0.0], [1.0], [3.0], [2.5]]), dtype)
     rlab = backend.asarray(np.array([0, 0, 1, 1]), backend.xp.int64)
     out = BatchHardMiner(distance=l1())(q, qlab, r, rlab)
-    assert host(backend, out) == [[0, 1], [1, 3], [3, 1]]
+    assert to_lists(backend, out) == [[0, 1], [1, 3], [3, 1]]
     # identical rows in the reference set are positives (distance 0) with a reference set
     a1, p, a2, n = HDCMiner(filter_percentage=1.0, distance=l1())(q, qlab, r, rlab)
     assert pairs(backend, a1, p) == [(0, 0), (0, 1), (1, 2), (1, 3)]
@@ -322,48 +274,6 @@ def test_reference_set_keeps_self_pairs(backend, dtype):
     # anchor 1: min neg 2 -> r3 (.5), not r2 (0); max pos .5 -> r1 (2)
     assert pairs(backend, a1, p) == [(0, 1), (1, 3)]
     assert pairs(backend, a2, n) == [(0, 3), (1, 1)]
-
-
-# -- empty outputs -----------------------------------------------------------------------------
-
-
-def _empty_sides(name, case):
-    """Which outputs must be empty: 'all' or 'pos' / 'neg'."""
-    both = {"multi_similarity", "multi_similarity_lp", "batch_easy_hard", "batch_hard"}
-    if case == "n1" or name in both:
-        return "all"
-    return "neg" if case == "single" else "pos"
-
-
-@pytest.mark.parametrize("case", ["single", "unique", "n1"])
-@pytest.mark.parametrize("name", sorted(MINERS))
-def test_empty_outputs(backend, dtype, name, case):
-    rng = np.random.default_rng(5)
-    base = rng.normal(size=(3, 3))
-    # rows i and i + 3 are near-duplicates: close pairs and far pairs both exist
-    x = np.concatenate([base, base + 0.01 * rng.normal(size=(3, 3))])
-    n = 1 if case == "n1" else 6
-    emb = backend.asarray(x[:n], dtype)
-    lab = np.zeros(n, dtype=np.int64) if case == "single" else np.arange(n)
-    out = MINERS[name]()(emb, backend.asarray(lab, backend.xp.int64))
-    check_indices(backend, out, 3 if name == "batch_hard" else 4)
-    sizes = [int(x.shape[0]) for x in out]
-    sides = _empty_sides(name, case)
-    if sides == "all":
-        assert sizes == [0] * len(out)
-    elif sides == "neg":
-        assert sizes[2] == sizes[3] == 0 and sizes[0] > 0
-    else:
-        assert sizes[0] == sizes[1] == 0 and sizes[2] > 0
-
-
-@pytest.mark.parametrize("name", sorted(MINERS))
-def test_empty_reference_set(backend, dtype, name):
-    emb = backend.asarray(np.ones((3, 2)), dtype)
-    ref = backend.asarray(np.ones((0, 2)), dtype)
-    out = MINERS[name]()(emb, [0, 0, 1], ref, np.zeros(0, dtype=np.int64))
-    check_indices(backend, out, 3 if name == "batch_hard" else 4)
-    assert all(int(x.shape[0]) == 0 for x in out)
 
 
 # -- statistics --------------------------------------------------------------------------------
@@ -445,21 +355,6 @@ def test_negative_margins_allowed_for_similarities():
     assert BatchEasyHardMiner(allowed_pos_range=(-1, float("inf"))).allowed_pos_range == (-1.0, math.inf)
 
 
-@pytest.mark.parametrize("name", sorted(MINERS))
-def test_call_errors(backend, name):
-    x = backend.xp.float32
-    emb = backend.asarray(np.ones((3, 2)), x)
-    miner = MINERS[name]()
-    with pytest.raises(ValueError, match="labels"):
-        miner(emb, [0, 1])
-    with pytest.raises(ValueError, match="ref_labels"):
-        miner(emb, [0, 1, 1], emb)
-    with pytest.raises(ValueError, match="features"):
-        miner(emb, [0, 1, 1], backend.asarray(np.ones((2, 3)), x), [0, 1])
-    with pytest.raises(TypeError, match="embeddings"):
-        miner(backend.asarray(np.ones((3, 2)), backend.xp.int64), [0, 1, 1])
-
-
 def test_hdc_external_errors(backend):
     emb = backend.asarray(LINE, backend.xp.float64)
     miner = HDCMiner(distance=l1())
@@ -474,25 +369,3 @@ def test_hdc_external_errors(backend):
     miner.set_idx_externally(([0, 1], [1], [0], [3]), LINE_LABELS)
     with pytest.raises(ValueError, match="len"):
         miner(emb, LINE_LABELS)
-
-
-# -- half precision ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("lib, dtype_name", [("numpy", "float16"), ("torch", "float16"), ("torch", "bfloat16")])
-@pytest.mark.parametrize("name", sorted(MINERS))
-def test_half_precision(lib, dtype_name, name):
-    """float16/bfloat16 embeddings: distances are computed in float32 and cast back; the miners
-    work on the half-precision matrix (finfo sentinels of that dtype) and return valid int64 tuples."""
-    from agnostic_ml.testing import check_miner_output
-    from conftest import make_backend
-
-    backend = make_backend(lib)
-    dtype = getattr(backend.xp, dtype_name) if lib == "numpy" else getattr(__import__("torch"), dtype_name)
-    rng = np.random.default_rng(11)
-    lab = np.arange(20) % 4
-    emb = backend.asarray(rng.normal(size=(20, 6)), dtype)
-    out = MINERS[name]()(emb, lab)
-    check_indices(backend, out, 3 if name == "batch_hard" else 4)
-    check_miner_output(out, lab, embeddings=emb, allow_duplicates=name == "uniform_histogram")
-    assert sum(int(x.shape[0]) for x in out) > 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agnostic_ml import reducers as R
-from conftest import assert_array, tol
+from helpers import assert_array, tol
 
 B = 6
 RNG = np.random.default_rng(0)

@@ -4,7 +4,9 @@ TripletMarginMiner, AngularMiner, DistanceWeightedMiner and
 EmbeddingsAlreadyPackagedAsTriplets. References are plain NumPy loops/cubes (fine at the
 small N used here); the margin references evaluate PML's expression ``m = d_an - d_ap``
 (``s_ap - s_an`` for similarities) on *our* distance matrix in its own dtype, so the
-comparison is exact, ties included.
+comparison is exact, ties included. The contract shared by every miner (empty outputs,
+an empty reference set, call errors) is tested per catalogue entry in
+``test_miner_contract.py``.
 """
 
 from __future__ import annotations
@@ -23,25 +25,12 @@ from agnostic_ml.miners import (
 )
 from agnostic_ml.miners import _triplet_blocks
 from agnostic_ml.testing import check_miner_output
-from conftest import assert_array
+from helpers import assert_array, to_set, triplet_cube, unit
 
 TYPES = ["all", "hard", "semihard", "easy"]
 
 
 # -- references -----------------------------------------------------------------------------
-
-
-def as_set(backend, out):
-    host = [backend.to_numpy(t).tolist() for t in out]
-    return set(zip(*host))
-
-
-def all_triplet_cube(lab, rlab, self_ref):
-    pos = lab[:, None] == rlab[None, :]
-    neg = ~pos
-    if self_ref:
-        np.fill_diagonal(pos, False)
-    return np.nonzero(pos[:, :, None] & neg[:, None, :])
 
 
 def keep_by_type(m, margin, kind):
@@ -57,21 +46,17 @@ def keep_by_type(m, margin, kind):
 
 
 def ref_triplet_margin(mat, lab, rlab, self_ref, margin, kind, inverted):
-    a, p, n = all_triplet_cube(lab, rlab, self_ref)
+    a, p, n = triplet_cube(lab, rlab, self_ref)
     ap, an = mat[a, p], mat[a, n]
     m = ap - an if inverted else an - ap
     keep = keep_by_type(m, margin, kind)
     return set(zip(a[keep].tolist(), p[keep].tolist(), n[keep].tolist()))
 
 
-def unit(x):
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
 def ref_angles(emb, ref, lab, rlab, self_ref):
     """float64 angles of all triplets, from the normalised embeddings."""
     e, r = unit(emb.astype(np.float64)), unit(ref.astype(np.float64))
-    a, p, n = all_triplet_cube(lab, rlab, self_ref)
+    a, p, n = triplet_cube(lab, rlab, self_ref)
     ap = np.linalg.norm(e[a] - r[p], axis=1)
     nc = np.linalg.norm(r[n] - (e[a] + r[p]) / 2, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -128,7 +113,7 @@ def test_triplet_margin_hand_checked_distance(backend, dtype, kind):
     miner = TripletMarginMiner(margin=1, type_of_triplets=kind, distance=LpDistance(normalize_embeddings=False))
     out = miner(backend.asarray(LINE, dtype), backend.asarray(LINE_LABELS))
     check_triplets(backend, out, LINE_LABELS)
-    assert as_set(backend, out) == LINE_EXPECTED[kind]
+    assert to_set(backend, out) == LINE_EXPECTED[kind]
     assert out[0].shape[0] == len(LINE_EXPECTED[kind])
 
 
@@ -137,7 +122,7 @@ def test_triplet_margin_hand_checked_similarity(backend, dtype, kind):
     miner = TripletMarginMiner(margin=3, type_of_triplets=kind, distance=DotProductSimilarity(normalize_embeddings=False))
     out = miner(backend.asarray(DOT, dtype), backend.asarray(LINE_LABELS))
     check_triplets(backend, out, LINE_LABELS)
-    assert as_set(backend, out) == DOT_EXPECTED[kind]
+    assert to_set(backend, out) == DOT_EXPECTED[kind]
 
 
 def test_triplet_margin_order(backend):
@@ -177,7 +162,7 @@ def test_triplet_margin_equals_brute_force(backend, dtype, dist, with_ref):
             out = miner(e, lab) if ref is None else miner(e, lab, r, rlab)
             check_triplets(backend, out, lab, rlab)
             want = ref_triplet_margin(mat, lab, lab if rlab is None else rlab, ref is None, margin, kind, distance.is_inverted)
-            assert as_set(backend, out) == want, (kind, margin)
+            assert to_set(backend, out) == want, (kind, margin)
 
 
 def test_triplet_margin_ref_keeps_identical_rows(backend, dtype):
@@ -190,10 +175,10 @@ def test_triplet_margin_ref_keeps_identical_rows(backend, dtype):
     lab = np.array([0, 0, 1])
     e = backend.asarray(emb, dtype)
     miner = TripletMarginMiner(margin=100, distance=LpDistance(normalize_embeddings=False))
-    got = as_set(backend, miner(e, lab, e, lab.copy()))
+    got = to_set(backend, miner(e, lab, e, lab.copy()))
     assert got == {(0, 0, 2), (0, 1, 2), (1, 0, 2), (1, 1, 2), (2, 2, 0), (2, 2, 1)}
     same_object = backend.asarray(lab)
-    assert as_set(backend, miner(e, same_object, e, same_object)) == {(0, 1, 2), (1, 0, 2)}
+    assert to_set(backend, miner(e, same_object, e, same_object)) == {(0, 1, 2), (1, 0, 2)}
 
 
 def test_triplet_margin_blocked_paths_agree(backend, monkeypatch):
@@ -220,12 +205,12 @@ def test_triplet_margin_stats(backend, dtype):
     miner = TripletMarginMiner(margin=0.2, type_of_triplets="hard", collect_stats=True)
     miner(e, lab)
     mat = backend.to_numpy(miner.distance(e)).astype(np.float64)
-    a, p, n = all_triplet_cube(lab, lab, True)
+    a, p, n = triplet_cube(lab, lab, True)
     tol = 1e-4 if dtype == backend.xp.float32 else 1e-10
     assert abs(float(backend.to_numpy(miner.stats["pos_pair_dist"])) - mat[a, p].mean()) < tol
     assert abs(float(backend.to_numpy(miner.stats["neg_pair_dist"])) - mat[a, n].mean()) < tol
     assert abs(float(backend.to_numpy(miner.avg_triplet_margin)) - (mat[a, n] - mat[a, p]).mean()) < tol
-    assert miner.num_triplets == len(as_set(backend, miner(e, lab)))
+    assert miner.num_triplets == len(to_set(backend, miner(e, lab)))
     quiet = TripletMarginMiner()
     quiet(e, lab)
     assert "pos_pair_dist" not in quiet.stats  # nothing is computed unless asked for
@@ -246,7 +231,7 @@ def test_angular_matches_float64_reference(backend, dtype, with_ref):
     for angle in (0, 10, 20, 45, 70):
         miner = AngularMiner(angle=angle)
         out = miner(e, lab) if not with_ref else miner(e, lab, backend.asarray(ref, dtype), rlab)
-        got = as_set(backend, out)
+        got = to_set(backend, out)
         check_triplets(backend, out, lab, rlab if with_ref else None)
         assert_same_up_to_borderline(got, a, p, n, ang, math.radians(angle), tol)
         if angle == 0:
@@ -261,13 +246,13 @@ def test_angular_hand_checked(backend, dtype):
     check_triplets(backend, out, [0, 0, 1, 1])
     assert list(zip(*(backend.to_numpy(x).tolist() for x in out))) == [(2, 3, 0), (2, 3, 1), (3, 2, 0), (3, 2, 1)]
     # the order is PML's: lexicographic
-    assert as_set(backend, AngularMiner(angle=5)(backend.asarray(emb, dtype), [0, 0, 1, 1])) >= as_set(backend, out)
+    assert to_set(backend, AngularMiner(angle=5)(backend.asarray(emb, dtype), [0, 0, 1, 1])) >= to_set(backend, out)
 
 
 def test_angular_identical_anchor_positive_has_no_angle(backend, dtype):
     emb = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])  # rows 0 and 1 normalise to the same point
     out = AngularMiner(angle=0)(backend.asarray(emb, dtype), [0, 0, 1])
-    assert as_set(backend, out) == set()
+    assert to_set(backend, out) == set()
 
 
 def test_angular_stats(backend, dtype):
@@ -378,49 +363,6 @@ def test_packaged_triplets_bad_length(backend, n):
         EmbeddingsAlreadyPackagedAsTriplets()(backend.asarray(np.zeros((n, 2)), backend.xp.float32), [0] * n)
 
 
-# -- empty outputs -------------------------------------------------------------------------------------
-
-EMPTY_CASES = {
-    "single_class": (np.random.default_rng(0).normal(size=(6, 3)), [3] * 6),
-    "all_unique": (np.random.default_rng(1).normal(size=(6, 3)), list(range(6))),
-    "n1": (np.ones((1, 3)), [0]),
-    "n0": (np.zeros((0, 3)), []),
-}
-
-MINERS = {
-    **{f"triplet_margin_{k}": (lambda k=k: TripletMarginMiner(margin=5.0 if k != "easy" else -5.0, type_of_triplets=k)) for k in TYPES},
-    "angular": lambda: AngularMiner(angle=0),
-    "distance_weighted": lambda: DistanceWeightedMiner(cutoff=0.0, nonzero_loss_cutoff=3.0, rng=0),
-}
-
-
-@pytest.mark.parametrize("case", list(EMPTY_CASES))
-@pytest.mark.parametrize("name", list(MINERS))
-def test_empty_outputs(backend, dtype, name, case):
-    emb, lab = EMPTY_CASES[case]
-    out = MINERS[name]()(backend.asarray(emb, dtype), lab)
-    assert len(out) == 3
-    for t in out:
-        assert_array(t, backend, dtype=backend.xp.int64, shape=(0,))
-
-
-@pytest.mark.parametrize("name", list(MINERS))
-def test_not_empty_when_possible(backend, name):
-    """The same miners do find triplets on a batch that has them (the empty tests are not vacuous)."""
-    emb = np.random.default_rng(0).normal(size=(8, 3))
-    out = MINERS[name]()(backend.asarray(emb, backend.xp.float64), [0, 0, 1, 1, 2, 2, 3, 3])
-    assert out[0].shape[0] > 0
-
-
-def test_empty_reference_set(backend, dtype):
-    e = backend.asarray(np.ones((3, 2)), dtype)
-    r = backend.asarray(np.zeros((0, 2)), dtype)
-    for miner in (TripletMarginMiner(), AngularMiner(), DistanceWeightedMiner(rng=0)):
-        out = miner(e, [0, 1, 0], r, [])
-        for t in out:
-            assert_array(t, backend, dtype=backend.xp.int64, shape=(0,))
-
-
 # -- bad input --------------------------------------------------------------------------------------------
 
 
@@ -471,8 +413,9 @@ def test_non_finite_embeddings(backend, dtype, make):
         make()(backend.asarray(x, dtype), [0, 0, 1, 1])
 
 
-@pytest.mark.parametrize("make", [lambda: TripletMarginMiner(), lambda: AngularMiner(), lambda: EmbeddingsAlreadyPackagedAsTriplets()])
-def test_bad_shapes(backend, make):
+def test_packaged_triplets_bad_shapes(backend):
+    """The other miners: ``test_miner_contract.py::test_call_errors``."""
+    make = EmbeddingsAlreadyPackagedAsTriplets
     e = backend.asarray(np.zeros((3, 2)), backend.xp.float32)
     with pytest.raises(ValueError, match="labels"):
         make()(e, [0, 1])

@@ -9,7 +9,7 @@ import pytest
 
 from agnostic_ml import tuples
 from agnostic_ml._array_api import index_dtype
-from conftest import assert_array, tol
+from helpers import assert_array, tol
 
 LABELS = np.array([0, 1, 0, 2, 1, 0, 3, 2, 2])
 REF = np.array([1, 0, 4, 2, 2, 0, 1])

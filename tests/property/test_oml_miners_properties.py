@@ -24,33 +24,14 @@ from agnostic_ml.miners import (
     TripletMinerWithMemory,
 )
 from agnostic_ml.testing import check_miner, check_miner_output
-from agnostic_ml.testing.strategies import miner_batches
 from agnostic_ml.tuples import get_all_triplets_indices
+from helpers import miner_batches_on, nhard_reference, rows, to_host
 
 N_MAX = 16
 
 
-def host(backend, t):
-    return tuple(np.asarray(backend.to_numpy(x)).astype(np.int64) for x in t)
-
-
-def rows(t):
-    return list(zip(*(x.tolist() for x in t)))
-
-
 def batches(backend, **kw):
-    return miner_batches(xp=backend.xp, device=backend.device, **{"max_n": N_MAX, **kw})
-
-
-def nhard_reference(mat, lab, rlab, pos_slice, neg_slice, exclude_self):
-    out = []
-    for a in range(mat.shape[0]):
-        pos = [j for j in range(mat.shape[1]) if rlab[j] == lab[a] and not (exclude_self and j == a)]
-        neg = [j for j in range(mat.shape[1]) if rlab[j] != lab[a]]
-        pos = sorted(pos, key=lambda j: (-mat[a, j], j))[slice(*pos_slice)]
-        neg = sorted(neg, key=lambda j: (mat[a, j], j))[slice(*neg_slice)]
-        out += [(a, p, n) for p in pos for n in neg]
-    return out
+    return miner_batches_on(backend, **{"max_n": N_MAX, **kw})
 
 
 n_spec = st.one_of(
@@ -64,17 +45,17 @@ n_spec = st.one_of(
 def test_all_triplets(backend, data):
     batch = data.draw(batches(backend))
     full = check_miner(AllTripletsMiner(), *batch.args())
-    got = rows(host(backend, full))
-    want = rows(host(backend, get_all_triplets_indices(batch.labels, batch.ref_labels)))
+    got = rows(to_host(backend, full))
+    want = rows(to_host(backend, get_all_triplets_indices(batch.labels, batch.ref_labels)))
     assert got == want  # every valid triplet, lexicographic
     k = data.draw(st.integers(1, 40))
     seed = data.draw(st.integers(0, 2**16))
     sub = check_miner(AllTripletsMiner(max_output_triplets=k, rng=seed), *batch.args())
-    sub_rows = rows(host(backend, sub))
+    sub_rows = rows(to_host(backend, sub))
     assert len(sub_rows) == min(k, len(want))
     assert set(sub_rows) <= set(want) and sub_rows == sorted(sub_rows)
     again = AllTripletsMiner(max_output_triplets=k, rng=seed)(*batch.args())
-    assert rows(host(backend, again)) == sub_rows
+    assert rows(to_host(backend, again)) == sub_rows
 
 
 @settings(max_examples=20)
@@ -91,7 +72,7 @@ def test_nhard_triplets(backend, data):
 
     out = check_miner(miner, *batch.args(), condition=rule)
     # at most |positive slice| x |negative slice| triplets per anchor
-    a, p, n = host(backend, out)
+    a, p, n = to_host(backend, out)
     if a.size:
         counts = np.bincount(a)
         lo_p, hi_p = miner.positive_slice
@@ -121,7 +102,7 @@ def test_hard_triplets(backend, data):
         return np.asarray(ok, dtype=bool)
 
     out = check_miner(HardTripletsMiner(), *batch.args(), condition=rule)
-    a = host(backend, out)[0]
+    a = to_host(backend, out)[0]
     eligible = [
         i
         for i in range(lab.shape[0])
@@ -137,8 +118,8 @@ def test_hard_cluster(backend, data):
     miner = HardClusterMiner()
     t = miner.mine_extended(batch.embeddings, batch.labels)
     check_miner_output(t.indices, t.labels, embeddings=t.embeddings, expected_kind="triplets")
-    a, p, n = host(backend, t.indices)
-    assert rows((a, p, n)) == rows(host(backend, miner(batch.embeddings, batch.labels)))
+    a, p, n = to_host(backend, t.indices)
+    assert rows((a, p, n)) == rows(to_host(backend, miner(batch.embeddings, batch.labels)))
     e = backend.to_numpy(t.embeddings).astype(np.float64)
     lab = backend.to_numpy(batch.labels)
     nb = lab.shape[0]
@@ -173,7 +154,7 @@ def test_miner_with_bank_equals_mining_the_concatenation(backend, data):
         out = check_miner_output(t.indices, t.labels, embeddings=t.embeddings)
         assert np.all(out[0] < size)  # anchors are batch rows
         plain = NHardTripletsMiner(n_pos, n_neg)(t.embeddings, t.labels)
-        assert rows(out) == [r for r in rows(host(backend, plain)) if r[0] < size]
+        assert rows(out) == [r for r in rows(to_host(backend, plain)) if r[0] < size]
 
 
 @settings(max_examples=15)
@@ -188,7 +169,7 @@ def test_triplet_miner_with_memory(backend, data):
         out = check_miner_output(t.indices, t.labels, embeddings=t.embeddings, allow_duplicates=True)
         orig = backend.to_numpy(t.is_original).astype(bool)
         original = [r for r, o in zip(rows(out), orig) if o]
-        assert original == rows(host(backend, get_all_triplets_indices(batch.labels)))
+        assert original == rows(to_host(backend, get_all_triplets_indices(batch.labels)))
         n_extra = len(original) * (k - 1) // 2
         assert int((~orig).sum()) <= 2 * n_extra
         assert np.all(orig[int((~orig).sum()):])  # bank triplets first, as in OML

@@ -22,7 +22,7 @@ from agnostic_ml.testing import (
 )
 from agnostic_ml.testing.strategies import GRID, labels, miner_batches
 from agnostic_ml.tuples import get_all_pairs_indices, get_all_triplets_indices
-from conftest import assert_array, make_backend
+from helpers import assert_array
 
 # -- correct custom miners -------------------------------------------------------------
 

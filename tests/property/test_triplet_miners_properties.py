@@ -37,6 +37,7 @@ from agnostic_ml.miners import (
 )
 from agnostic_ml.testing import check_backend_consistency, check_deterministic, check_miner, check_miner_output
 from agnostic_ml.testing.strategies import miner_batches
+from helpers import miner_batches_on, rows_set, to_host, triplet_cube
 
 N_MAX = 20
 TYPES = ["all", "hard", "semihard", "easy"]
@@ -49,24 +50,8 @@ DISTANCES = {
 EXACT_DISTANCES = ["lp_raw", "dot_raw"]  # exact on grid data, on every backend
 
 
-def host(backend, t):
-    return tuple(np.asarray(backend.to_numpy(x)).astype(np.int64) for x in t)
-
-
-def as_set(t):
-    return set(zip(*(x.tolist() for x in t)))
-
-
 def batches(backend, **kw):
-    return miner_batches(xp=backend.xp, device=backend.device, **{"max_n": N_MAX, "dims": (1, 4), **kw})
-
-
-def cube(lab, rlab, self_ref):
-    pos = lab[:, None] == rlab[None, :]
-    neg = ~pos
-    if self_ref:
-        np.fill_diagonal(pos, False)
-    return np.nonzero(pos[:, :, None] & neg[:, None, :])
+    return miner_batches_on(backend, **{"max_n": N_MAX, "dims": (1, 4), **kw})
 
 
 def margin_condition(margin, kind, inverted):
@@ -108,14 +93,14 @@ def test_triplet_margin_sound_and_complete(backend, data):
     miner = TripletMarginMiner(margin=margin, type_of_triplets=kind, distance=dist)
     cond = margin_condition(margin, kind, dist.is_inverted)
     out = check_miner(miner, *batch.args(), condition=cond, expected_kind="triplets")
-    got = host(backend, out)
+    got = to_host(backend, out)
     # completeness: exactly the triplets that satisfy the condition on the same matrix
     mat = np.asarray(backend.to_numpy(dist(batch.embeddings, batch.ref_emb)))
     lab, rlab = labels_of(batch, backend)
-    everything = cube(lab, rlab, batch.ref_emb is None)
+    everything = triplet_cube(lab, rlab, batch.ref_emb is None)
     keep = cond(mat, everything) if everything[0].size else np.zeros(0, dtype=bool)
     want = set(zip(*(x[keep].tolist() for x in everything)))
-    assert as_set(got) == want
+    assert rows_set(got) == want
     assert got[0].shape[0] == len(want)
     # grouped by (a, p) in lexicographic order
     pairs = list(zip(got[0].tolist(), got[1].tolist()))
@@ -164,7 +149,7 @@ def test_angular_sound_and_complete(backend, data):
         return x / np.maximum(nrm, 1e-12)
 
     e, r = unit(e), unit(r)
-    a, p, n = cube(lab, rlab, batch.ref_emb is None)
+    a, p, n = triplet_cube(lab, rlab, batch.ref_emb is None)
     ap = np.linalg.norm(e[a] - r[p], axis=1)
     nc = np.linalg.norm(r[n] - (e[a] + r[p]) / 2, axis=1)
     ang = np.arctan2(ap, 2 * nc)
@@ -177,7 +162,7 @@ def test_angular_sound_and_complete(backend, data):
     sure = (np.abs(ang - thr) > tol) & (ap > tol) & ~zero
     want_in = set(zip(*(x[sure & (ang > thr)].tolist() for x in (a, p, n))))
     want_out = set(zip(*(x[sure & (ang <= thr)].tolist() for x in (a, p, n))))
-    got_set = as_set(got)
+    got_set = rows_set(got)
     assert want_in <= got_set
     assert not (want_out & got_set)
 

@@ -12,25 +12,13 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from agnostic_ml import tuples
-from conftest import CPU_BACKENDS, make_backend
+from helpers import cpu_backends
 
-
-def _available_backends():
-    out = []
-    for name in CPU_BACKENDS:
-        try:
-            out.append(make_backend(name))
-        except pytest.skip.Exception:
-            pass
-    return out
-
-
-BACKENDS = _available_backends()
+BACKENDS = cpu_backends()
 
 labels_st = st.lists(st.integers(0, 5), min_size=0, max_size=24).map(np.array)
 nonempty_labels_st = st.lists(st.integers(0, 5), min_size=1, max_size=24).map(np.array)

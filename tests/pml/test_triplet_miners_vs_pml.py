@@ -37,43 +37,16 @@ from agnostic_ml.miners import (  # noqa: E402
     EmbeddingsAlreadyPackagedAsTriplets,
     TripletMarginMiner,
 )
+from helpers import rows_set, triplet_cube, unit  # noqa: E402
+from pml_helpers import DTYPES, run_ours, run_pml  # noqa: E402
 
 TYPES = ["all", "hard", "semihard", "easy"]
-DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64)}
-
-
-def tset(out):
-    return set(zip(*(np.asarray(t.tolist() if hasattr(t, "tolist") else t).tolist() for t in out)))
-
-
-def run_pml(miner, emb, lab, ref=None, rlab=None, dtype=torch.float64):
-    e = torch.tensor(emb, dtype=dtype)
-    if ref is None:
-        return miner(e, torch.tensor(lab))
-    return miner(e, torch.tensor(lab), torch.tensor(ref, dtype=dtype), torch.tensor(rlab))
-
-
-def run_ours(miner, emb, lab, ref=None, rlab=None, dtype=np.float64):
-    e = emb.astype(dtype)
-    return miner(e, lab) if ref is None else miner(e, lab, ref.astype(dtype), rlab)
-
-
-def cube(lab, rlab, self_ref):
-    pos = lab[:, None] == rlab[None, :]
-    neg = ~pos
-    if self_ref:
-        np.fill_diagonal(pos, False)
-    return np.nonzero(pos[:, :, None] & neg[:, None, :])
-
-
-def unit(x):
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def margins64(emb, ref, lab, rlab, self_ref, cosine):
     """float64 m = d_an - d_ap (s_ap - s_an for cosine) of every triplet."""
     e, r = unit(emb), unit(ref)
-    a, p, n = cube(lab, rlab, self_ref)
+    a, p, n = triplet_cube(lab, rlab, self_ref)
     if cosine:
         m = np.sum(e[a] * r[p], 1) - np.sum(e[a] * r[n], 1)
     else:
@@ -118,10 +91,10 @@ def test_triplet_margin_random_vs_pml(dtype, cosine, with_ref):
                     TripletMarginMiner(margin, kind, distance=CosineSimilarity() if cosine else LpDistance()),
                     emb, lab, ref, rlab, np_dt,
                 )
-                ours = tset(ours_out)
+                ours = rows_set(ours_out)
                 assert len(ours) == ours_out[0].shape[0]  # no duplicates
                 near = (np.abs(m64 - margin) <= tol) | (np.abs(m64) <= tol)
-                assert_sets_agree(ours, tset(theirs), a, p, nn, near)
+                assert_sets_agree(ours, rows_set(theirs), a, p, nn, near)
 
 
 @pytest.mark.parametrize("dtype", list(DTYPES))
@@ -149,7 +122,7 @@ def test_triplet_margin_exact_ties_vs_pml(dtype, with_ref):
                     TripletMarginMiner(margin, kind, distance=LpDistance(normalize_embeddings=False)),
                     emb, lab, ref, rlab, np_dt,
                 )
-                assert tset(ours) == tset(theirs), (seed, margin, kind)
+                assert rows_set(ours) == rows_set(theirs), (seed, margin, kind)
                 assert ours[0].shape[0] == theirs[0].shape[0]
 
 
@@ -179,17 +152,17 @@ def test_triplet_margin_similarity_ties_vs_pml(dtype):
                         exact = a[np.abs(m64) == 0], p[np.abs(m64) == 0], nn[np.abs(m64) == 0]
                         tied = set(zip(*(x.tolist() for x in exact)))
                         # exact ties (duplicated p and n) must agree exactly
-                        assert tset(ours) & tied == tset(theirs) & tied
-                        assert_sets_agree(tset(ours), tset(theirs), a, p, nn, near & (m64 != 0))
+                        assert rows_set(ours) & tied == rows_set(theirs) & tied
+                        assert_sets_agree(rows_set(ours), rows_set(theirs), a, p, nn, near & (m64 != 0))
                     else:
-                        assert tset(ours) == tset(theirs), (seed, margin, kind)
+                        assert rows_set(ours) == rows_set(theirs), (seed, margin, kind)
 
 
 def test_unknown_type_differs_from_pml():
     """PML silently treats an unknown type as "all"; we raise (documented fix)."""
     emb, lab = np.random.default_rng(0).normal(size=(8, 3)), np.array([0, 0, 1, 1, 2, 2, 3, 3])
     pml_out = run_pml(pml_miners.TripletMarginMiner(0.2, "semi-hard"), emb, lab)
-    assert tset(pml_out) == tset(run_pml(pml_miners.TripletMarginMiner(0.2, "all"), emb, lab))
+    assert rows_set(pml_out) == rows_set(run_pml(pml_miners.TripletMarginMiner(0.2, "all"), emb, lab))
     with pytest.raises(ValueError, match="type_of_triplets"):
         TripletMarginMiner(0.2, "semi-hard")
 
@@ -211,7 +184,7 @@ def test_triplet_margin_stats_vs_pml():
 
 def angles64(emb, ref, lab, rlab, self_ref):
     e, r = unit(emb), unit(ref)
-    a, p, n = cube(lab, rlab, self_ref)
+    a, p, n = triplet_cube(lab, rlab, self_ref)
     ap = np.linalg.norm(e[a] - r[p], axis=1)
     nc = np.linalg.norm(r[n] - (e[a] + r[p]) / 2, axis=1)
     return a, p, n, np.arctan(ap / (2 * nc))
@@ -232,7 +205,7 @@ def test_angular_unit_norm_vs_pml(dtype, with_ref):
         for angle in (0, 15, 20, 35, 60):
             theirs = run_pml(pml_miners.AngularMiner(angle), emb, lab, ref, rlab, t_dt)
             ours = run_ours(AngularMiner(angle), emb, lab, ref, rlab, np_dt)
-            assert_sets_agree(tset(ours), tset(theirs), a, p, nn, np.abs(ang - math.radians(angle)) <= tol)
+            assert_sets_agree(rows_set(ours), rows_set(theirs), a, p, nn, np.abs(ang - math.radians(angle)) <= tol)
             if not with_ref:
                 # same order as PML (lexicographic): compare the sequences where no triplet is borderline
                 if not np.any(np.abs(ang - math.radians(angle)) <= tol):
@@ -246,9 +219,9 @@ def test_angular_uses_normalised_embeddings_unlike_pml():
     emb = unit(rng.normal(size=(30, 3))) * rng.uniform(0.2, 5.0, size=(30, 1))
     lab = rng.integers(0, 3, 30)
     a, p, nn, ang = angles64(emb, emb, lab, lab, True)
-    ours = tset(AngularMiner(30)(emb, lab))
-    on_normalised = tset(run_pml(pml_miners.AngularMiner(30), unit(emb), lab))
-    on_raw = tset(run_pml(pml_miners.AngularMiner(30), emb, lab))
+    ours = rows_set(AngularMiner(30)(emb, lab))
+    on_normalised = rows_set(run_pml(pml_miners.AngularMiner(30), unit(emb), lab))
+    on_raw = rows_set(run_pml(pml_miners.AngularMiner(30), emb, lab))
     assert_sets_agree(ours, on_normalised, a, p, nn, np.abs(ang - math.radians(30)) <= 1e-5)
     assert ours != on_raw  # PML's selection depends on the norms
 
@@ -258,8 +231,8 @@ def test_angular_angle_zero_duplicates_differ_from_pml():
     has a (tiny) angle > 0; we give it none (documented)."""
     emb = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     lab = np.array([0, 0, 1])
-    assert tset(run_pml(pml_miners.AngularMiner(0), emb, lab)) == {(0, 1, 2), (1, 0, 2)}
-    assert tset(AngularMiner(0)(emb, lab)) == set()
+    assert rows_set(run_pml(pml_miners.AngularMiner(0), emb, lab)) == {(0, 1, 2), (1, 0, 2)}
+    assert rows_set(AngularMiner(0)(emb, lab)) == set()
 
 
 # -- DistanceWeightedMiner ---------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agnostic_ml import distances as ours
-from conftest import assert_array
+from helpers import assert_array
 
 torch = pytest.importorskip("torch")
 pml = pytest.importorskip("pytorch_metric_learning.distances")

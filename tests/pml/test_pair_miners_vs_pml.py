@@ -2,13 +2,12 @@
 
 How the comparison is made fair
 -------------------------------
-Miners make strict comparisons and argmax/argmin choices on the distance matrix, so a
-one-ulp difference between two libraries' matrices can flip a borderline pair. Most tests
-therefore give PML *our* matrix: ``SharedMatrix`` is a PML distance whose ``compute_mat``
-returns what our distance computes on the same data and backend (same ``is_inverted``).
-This isolates the mining semantics, which is what these tests are about (distances have
-their own differential tests). ``test_end_to_end_with_pml_distances`` then runs PML's own
-``LpDistance``/``CosineSimilarity`` in float64, where rounding differences are ~1e-16.
+Most tests give PML *our* matrix (``pml_helpers.SharedMatrix``), which isolates the mining
+semantics (distances have their own differential tests); ``test_end_to_end_with_pml_distances``
+then runs PML's own ``LpDistance``/``CosineSimilarity`` in float64, where rounding differences
+are ~1e-16. The catalogue's entries are also compared in ``test_miners_vs_pml.py``; the
+configurations below are the ones that need more than that generic comparison (many
+margins, strategies and ranges, the documented deviations).
 
 Where we deliberately differ from PML, the test says why:
 
@@ -38,7 +37,7 @@ torch = pytest.importorskip("torch")
 pml_miners = pytest.importorskip("pytorch_metric_learning.miners")
 pml_distances = pytest.importorskip("pytorch_metric_learning.distances")
 
-from agnostic_ml.distances import CosineSimilarity, DotProductSimilarity, LpDistance  # noqa: E402
+from agnostic_ml.distances import CosineSimilarity, LpDistance  # noqa: E402
 from agnostic_ml.miners import (  # noqa: E402
     BatchEasyHardMiner,
     BatchHardMiner,
@@ -47,99 +46,11 @@ from agnostic_ml.miners import (  # noqa: E402
     PairMarginMiner,
     UniformHistogramMiner,
 )
-from conftest import make_backend  # noqa: E402
-
+from pml_helpers import DISTANCES, assert_same, make_batch, run_both, shared  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SEEDS = range(6)
-# (our backend, dtype): the semantics do not depend on the backend (tests/core/test_pair_miners.py
-# checks every backend); both libraries see the same matrix, so a few combinations suffice.
-COMBOS = [("numpy", "float64"), ("numpy", "float32"), ("torch", "float32")]
-
-
-@pytest.fixture(params=["numpy", "torch"])
-def ours_backend(request):
-    return make_backend(request.param)
-
-
-@pytest.fixture(params=COMBOS, ids=lambda c: f"{c[0]}-{c[1]}")
-def combo(request):
-    return make_backend(request.param[0]), request.param[1]
-
-
-class SharedMatrix(pml_distances.BaseDistance):
-    """A PML distance that returns our distance's matrix for the same data and backend."""
-
-    def __init__(self, ours, backend, dtype):
-        super().__init__(normalize_embeddings=False, is_inverted=ours.is_inverted)
-        self.ours, self.backend, self.dtype = ours, backend, dtype
-
-    def compute_mat(self, query_emb, ref_emb):
-        q = self.backend.asarray(query_emb.numpy(), self.dtype)
-        if ref_emb is query_emb:
-            mat = self.ours(q)
-        else:
-            mat = self.ours(q, self.backend.asarray(ref_emb.numpy(), self.dtype))
-        return torch.from_numpy(np.array(self.backend.to_numpy(mat)))
-
-
-def make_batch(seed, *, with_ref, n_max=40, dim=8, classes=(1, 6)):
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(2, n_max + 1))
-    c = int(rng.integers(classes[0], classes[1] + 1))
-    x = rng.normal(size=(n, dim))
-    lab = rng.integers(0, c, size=n)
-    if not with_ref:
-        return x, lab, None, None
-    m = int(rng.integers(1, n_max + 1))
-    r = rng.normal(size=(m, dim))
-    rlab = rng.integers(0, c + 1, size=m)
-    k = min(3, m, n)
-    r[:k] = x[:k]  # identical rows in the reference set count as positives there
-    rlab[:k] = lab[:k]
-    return x, lab, r, rlab
-
-
-def run_both(our_miner, pml_miner, backend, dtype_name, x, lab, r, rlab):
-    dtype = getattr(backend.xp, dtype_name)
-    tdtype = getattr(torch, dtype_name)
-    emb = backend.asarray(x, dtype)
-    tx = torch.from_numpy(np.asarray(x)).to(tdtype)
-    tl = torch.from_numpy(np.asarray(lab))
-    if r is None:
-        ours = our_miner(emb, backend.asarray(lab, backend.xp.int64))
-        theirs = pml_miner(tx, tl)
-    else:
-        ours = our_miner(emb, backend.asarray(lab, backend.xp.int64), backend.asarray(r, dtype), rlab)
-        theirs = pml_miner(tx, tl, torch.from_numpy(np.asarray(r)).to(tdtype), torch.from_numpy(np.asarray(rlab)))
-    return [backend.to_numpy(o).tolist() for o in ours], [t.tolist() for t in theirs]
-
-
-def as_sets(out):
-    if len(out) == 3:
-        return [Counter(zip(*out))]
-    return [Counter(zip(out[0], out[1])), Counter(zip(out[2], out[3]))]
-
-
-def shared(our_dist, backend, dtype_name):
-    return SharedMatrix(our_dist, backend, getattr(backend.xp, dtype_name))
-
-
-def assert_same(ours, theirs, what):
-    o, t = as_sets(ours), as_sets(theirs)
-    for part, (a, b) in enumerate(zip(o, t)):
-        assert a == b, (
-            f"{what}: part {part} differs: only ours {sorted((a - b).elements())[:6]}, "
-            f"only PML {sorted((b - a).elements())[:6]} ({sum(a.values())} vs {sum(b.values())})"
-        )
-
-
-DISTANCES = {
-    "lp": lambda: LpDistance(),
-    "cos": lambda: CosineSimilarity(),
-    "dot_raw": lambda: DotProductSimilarity(normalize_embeddings=False),
-}
 
 
 # -- PairMarginMiner ---------------------------------------------------------------------------
