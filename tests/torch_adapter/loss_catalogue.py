@@ -140,11 +140,19 @@ def _family_catalogues() -> list[LossCase]:
     return out
 
 
-LOSSES += _family_catalogues()
-BY_NAME = {c.name: c for c in LOSSES}
-assert len(BY_NAME) == len(LOSSES), "catalogue names must be unique"
+_ALL: list[LossCase] = []
+
+
+def all_losses() -> list[LossCase]:
+    """This file's entries and every family file's (collected on first use, so that a family
+    file may import this module without a cycle)."""
+    if not _ALL:
+        _ALL.extend(LOSSES + _family_catalogues())
+        names = [c.name for c in _ALL]
+        assert len(set(names)) == len(names), "catalogue names must be unique"
+    return _ALL
 
 
 def cases(*, where: Callable[[LossCase], bool] = lambda c: True) -> list[Any]:
     """``pytest.param`` s of the catalogue entries that satisfy ``where``, with their names as ids."""
-    return [pytest.param(c, id=c.name) for c in LOSSES if where(c)]
+    return [pytest.param(c, id=c.name) for c in all_losses() if where(c)]

@@ -105,7 +105,7 @@ def test_bfloat16_autocast_on_cpu(case):
 @pytest.mark.parametrize("case", cases(where=lambda c: not c.learnable and c.kind != "wrapper"))
 @pytest.mark.parametrize("name", ["numpy", "array_api_strict"])
 def test_core_loss_same_value_on_other_backends(case, name):
-    from conftest import make_backend
+    from agnostic_ml.testing.backends import make_backend
 
     shell = _fresh(case)
     x, y = batch(10)
