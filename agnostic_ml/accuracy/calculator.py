@@ -44,12 +44,14 @@ import re
 import warnings
 from typing import Any, Callable, Sequence
 
-import array_api_compat as aac
 import numpy as np
 
-from .._array_api import index_dtype, namespace_and_device, to_numpy
+from .._array_api import index_dtype, is_dask_array, namespace_and_device, to_numpy
 from .._checks import check_embeddings, check_finite
+from . import dask_support
 from . import metrics as M
+from ._backend_extras import device_of, to_device
+from ._inputs import PREFIX_MISMATCH, check_accuracy_shapes, check_same_device
 from .fnmr import FnmrPass, fnmr_counts, run_fnmr_pass
 from .kmeans import KMeans
 from .knn import DEFAULT_MEMORY_BUDGET, ExactKNN
@@ -431,65 +433,20 @@ class AccuracyCalculator:
             raise ValueError("reference was given without reference_labels; pass both or neither")
         self.check_primary_metrics(include, exclude)
         self.curr_function_dict = self.get_function_dict(include, exclude)
-        if aac.is_dask_array(query):
-            from .dask_support import get_accuracy_dask
-
-            return get_accuracy_dask(self, query, query_labels, reference, reference_labels, bool(ref_includes_query))
-        same = reference is query
-        if self.device is not None:
-            query = aac.to_device(query, self.device)
-            reference = query if same else aac.to_device(reference, self.device)
-        xp, device = namespace_and_device(query, reference)
-        check_embeddings(query, "query", xp=xp)
-        check_embeddings(reference, "reference", xp=xp)
-        self._check_shapes(query, reference, ref_includes_query)
-        if str(aac.device(reference)) != str(device):
-            raise ValueError(f"reference is on device {aac.device(reference)} but query is on {device}")
-        qlab = prepare_accuracy_labels(query_labels, query.shape[0], xp, device, name="query_labels")
-        rlab = qlab if (same and reference_labels is query_labels) else prepare_accuracy_labels(
-            reference_labels, reference.shape[0], xp, device, name="reference_labels"
-        )
-        check_finite(query, "query", xp)
-        if not same:
-            check_finite(reference, "reference", xp)
-        if ref_includes_query and not same:
-            self._check_prefix(query, reference, qlab, rlab, xp)
-        runner = _LocalRunner(query, xp)
-        return self._evaluate(runner, query, reference, qlab, rlab, bool(ref_includes_query), xp)
-
-    @staticmethod
-    def _check_shapes(query: Array, reference: Array, ref_includes_query: bool) -> None:
-        if reference.shape[1] != query.shape[1]:
-            raise ValueError(f"reference has {reference.shape[1]} features but query has {query.shape[1]}")
-        if query.shape[0] == 0:
-            raise ValueError("query is empty: at least one query embedding is needed")
-        if reference.shape[0] == 0:
-            raise ValueError("reference is empty: at least one reference embedding is needed")
-        if ref_includes_query and query.shape[0] > reference.shape[0]:
-            raise ValueError(
-                f"ref_includes_query=True needs the queries as the first rows of the reference, but "
-                f"query has {query.shape[0]} rows and reference {reference.shape[0]}"
-            )
-
-    @staticmethod
-    def _check_prefix(query: Array, reference: Array, qlab: Array, rlab: Array, xp: Any) -> None:
-        n = query.shape[0]
-        head = reference[:n, ...]
-        close = xp.all(xp.abs(query - head) <= 1e-8 + 1e-5 * xp.abs(head))
-        same_lab = xp.all(qlab == rlab[:n, ...])
-        if not (bool(to_numpy(close)) and bool(to_numpy(same_lab))):
-            raise ValueError(
-                "When ref_includes_query is True, the first len(query) elements of reference must be "
-                "equal to query, and the first len(query_labels) elements of reference_labels must "
-                "be equal to query_labels."
-            )
+        if is_dask_array(query):
+            if self._exact_knn() is None:
+                raise ValueError("a Dask query needs the default ExactKNN knn_func (other knn_funcs run in memory)")
+            inputs = dask_support.accuracy_inputs(query, query_labels, reference, reference_labels, bool(ref_includes_query))
+        else:
+            inputs = _in_memory_inputs(query, query_labels, reference, reference_labels, bool(ref_includes_query), self.device)
+        return self._evaluate(*inputs, bool(ref_includes_query))
 
     def _exact_knn(self) -> ExactKNN | None:
         return self.knn_func if isinstance(self.knn_func, ExactKNN) else None
 
     def _evaluate(
-        self, runner: Any, query: Array, reference: Array, qlab: Array, rlab: Array,
-        ref_includes_query: bool, xp: Any,
+        self, runner: Any, query: Array, reference: Array, qlab: Array, rlab: Array, xp: Any,
+        ref_includes_query: bool,
     ) -> dict[str, Any]:
         names = self.get_curr_metrics()
         knn_names = set(self.requires_knn())
@@ -508,7 +465,7 @@ class AccuracyCalculator:
                 qlab, rlab, ref_includes_query=ref_includes_query,
                 label_comparison_fn=self.label_comparison_fn, xp=xp,
             )
-            device = aac.device(rlab)
+            device = device_of(rlab)
             kwargs["label_counts"] = (
                 xp.asarray(info.unique_query_labels, device=device),
                 xp.asarray(info.match_counts, dtype=index_dtype(xp, device), device=device),
@@ -616,8 +573,8 @@ class AccuracyCalculator:
         if custom:
             if knn_i is None:  # k resolved to 0 (every query lone with k="max_bin_count")
                 n_q = info.n_rel.shape[0]
-                knn_i = xp.zeros((n_q, 0), dtype=index_dtype(xp, aac.device(kwargs["query_labels"])), device=aac.device(kwargs["query_labels"]))
-                knn_d = xp.zeros((n_q, 0), dtype=xp.float32, device=aac.device(kwargs["query_labels"]))
+                knn_i = xp.zeros((n_q, 0), dtype=index_dtype(xp, device_of(kwargs["query_labels"])), device=device_of(kwargs["query_labels"]))
+                knn_d = xp.zeros((n_q, 0), dtype=xp.float32, device=device_of(kwargs["query_labels"]))
             kwargs["knn_distances"] = knn_d
             kwargs["knn_labels"] = runner.gather_labels(kwargs["reference_labels"], knn_i)
         for n in fns:
@@ -635,7 +592,7 @@ class AccuracyCalculator:
         dists, idx = self.knn_func(query, kk, ctx.reference, ctx.ref_includes_query)
         if tuple(idx.shape) != (query.shape[0], kk):
             raise ValueError(f"knn_func returned indices of shape {tuple(idx.shape)}, expected {(query.shape[0], kk)}")
-        device = aac.device(query)
+        device = device_of(query)
         idx = xp.astype(idx, index_dtype(xp, device)) if idx.dtype != index_dtype(xp, device) else idx
         rel = ctx.relevance.bind(xp, device, 0, query.shape[0])
         values = ranks_from_knn_indices(idx, rel, info.n_rel, fns) if fns else {}
@@ -655,6 +612,40 @@ class AccuracyCalculator:
             return {n: (np.zeros(n_q), False) for n in names}
         _, counts = fnmr_counts(vals, n_neg, lambda job: runner.fnmr(ctx, job), runner.key_dtype)
         return {n: (counts[:, i].astype(np.float64), True) for i, n in enumerate(names)}
+
+
+def _in_memory_inputs(
+    query: Array, query_labels: Any, reference: Array, reference_labels: Any, ref_includes_query: bool, device: Any
+) -> tuple["_LocalRunner", Array, Array, Array, Array, Any]:
+    """Checked inputs of ``get_accuracy`` for in-memory arrays, moved to ``device`` if given.
+
+    Returns ``(runner, query, reference, query_labels, reference_labels, xp)``; the labels are
+    converted once to the embeddings' namespace and device.
+    """
+    same = reference is query
+    if device is not None:
+        query = to_device(query, device)
+        reference = query if same else to_device(reference, device)
+    xp, device = namespace_and_device(query, reference)
+    check_embeddings(query, "query", xp=xp)
+    check_embeddings(reference, "reference", xp=xp)
+    check_accuracy_shapes(query, reference, ref_includes_query)
+    check_same_device(reference, device)
+    qlab = prepare_accuracy_labels(query_labels, query.shape[0], xp, device, name="query_labels")
+    rlab = qlab if (same and reference_labels is query_labels) else prepare_accuracy_labels(
+        reference_labels, reference.shape[0], xp, device, name="reference_labels"
+    )
+    check_finite(query, "query", xp)
+    if not same:
+        check_finite(reference, "reference", xp)
+    if ref_includes_query and not same:
+        n = query.shape[0]
+        head = reference[:n, ...]
+        close = xp.all(xp.abs(query - head) <= 1e-8 + 1e-5 * xp.abs(head))
+        same_lab = xp.all(qlab == rlab[:n, ...])
+        if not (bool(to_numpy(close)) and bool(to_numpy(same_lab))):
+            raise ValueError(PREFIX_MISMATCH)
+    return _LocalRunner(query, xp), query, reference, qlab, rlab, xp
 
 
 class _LocalRunner:

@@ -43,9 +43,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-import array_api_compat as aac
-
 from .._array_api import index_dtype, namespace_and_device, to_numpy
+from ._backend_extras import device_of, has_float64
 
 Array = Any
 
@@ -71,11 +70,7 @@ __all__ = [
 
 def _float_dtype(xp: Any, device: Any) -> Any:
     """float64 where the namespace and device support it, else float32."""
-    try:
-        dtypes = xp.__array_namespace_info__().dtypes(device=device, kind="real floating")
-        return xp.float64 if "float64" in dtypes else xp.float32
-    except Exception:  # pragma: no cover - namespaces without inspection
-        return xp.float64
+    return xp.float64 if has_float64(xp, device) else xp.float32
 
 
 def _setup(ranks: Array, n_rel: Array | None = None) -> tuple[Any, Any, Any, Array, Array]:
@@ -94,20 +89,20 @@ def _setup(ranks: Array, n_rel: Array | None = None) -> tuple[Any, Any, Any, Arr
 def _cut(k: int | Array | None, r: Array, xp: Any) -> Array:
     """Broadcastable cutoff: a Python int, None (no cutoff) or a per-query (n,) array."""
     if k is None:
-        return xp.asarray(RANK_NONE - 1, dtype=r.dtype, device=aac.device(r))
+        return xp.asarray(RANK_NONE - 1, dtype=r.dtype, device=device_of(r))
     if isinstance(k, int):
-        return xp.asarray(k, dtype=r.dtype, device=aac.device(r))
+        return xp.asarray(k, dtype=r.dtype, device=device_of(r))
     return xp.expand_dims(xp.astype(k, r.dtype), axis=1)
 
 
 def _first(r: Array, xp: Any) -> Array:
     if r.shape[1] == 0:
-        return xp.full((r.shape[0],), RANK_NONE, dtype=r.dtype, device=aac.device(r))
+        return xp.full((r.shape[0],), RANK_NONE, dtype=r.dtype, device=device_of(r))
     return r[:, 0]
 
 
 def _nan_where_empty(value: Array, n_rel: Array, xp: Any) -> Array:
-    nan = xp.asarray(math.nan, dtype=value.dtype, device=aac.device(value))
+    nan = xp.asarray(math.nan, dtype=value.dtype, device=device_of(value))
     return xp.where(n_rel > 0, value, nan)
 
 
@@ -340,7 +335,7 @@ def fnmr_at_fmr(pos_dist: Array, neg_dist: Array, fmr_vals: Sequence[float] = (1
     thresholds = percentile(neg_dist, fmr_vals)
     out = []
     for t in thresholds:
-        tt = xp.asarray(t, dtype=pos_dist.dtype, device=aac.device(pos_dist))
+        tt = xp.asarray(t, dtype=pos_dist.dtype, device=device_of(pos_dist))
         out.append(float(to_numpy(xp.sum(xp.astype(pos_dist >= tt, xp.int64)))) / pos_dist.shape[0])
     return out
 
