@@ -127,7 +127,8 @@ def _fnmr_chunk(block: Array, offset: int, ctx: ChunkContext, job: FnmrPass) -> 
 
 
 class DaskRunner:
-    """Runs the calculator's passes over the chunks of a Dask query (see :class:`_LocalRunner`)."""
+    """Runs the calculator's passes over the chunks of a Dask query (as
+    :class:`agnostic_ml.accuracy._local.LocalRunner` does in memory)."""
 
     def __init__(self, query: Any) -> None:
         self.query = query

@@ -45,6 +45,7 @@ from typing import Any, Sequence
 
 from .._array_api import index_dtype, namespace_and_device, to_numpy
 from ._backend_extras import device_of, has_float64
+from ._settings import check_fmr_values
 
 Array = Any
 
@@ -329,7 +330,7 @@ def fnmr_at_fmr(pos_dist: Array, neg_dist: Array, fmr_vals: Sequence[float] = (1
     [0.4, 0.2]
     """
     xp, _ = namespace_and_device(pos_dist, neg_dist)
-    _check_fmr(fmr_vals)
+    check_fmr_values(fmr_vals)
     if pos_dist.shape[0] == 0 or neg_dist.shape[0] == 0:
         return [math.nan] * len(fmr_vals)
     thresholds = percentile(neg_dist, fmr_vals)
@@ -339,8 +340,3 @@ def fnmr_at_fmr(pos_dist: Array, neg_dist: Array, fmr_vals: Sequence[float] = (1
         out.append(float(to_numpy(xp.sum(xp.astype(pos_dist >= tt, xp.int64)))) / pos_dist.shape[0])
     return out
 
-
-def _check_fmr(fmr_vals: Sequence[float]) -> None:
-    for v in fmr_vals:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v <= 100):
-            raise ValueError(f"fmr values are percentages in [0, 100], got {v!r}")
