@@ -43,6 +43,7 @@ __all__ = [
     "lookup",
     "names_needing",
     "per_query_function",
+    "requested_names",
 ]
 
 
@@ -182,6 +183,15 @@ def configured_names(
     check_fmr_values(fmr_vals)
     names += [f"fnmr@fmr={float(v):g}" for v in fmr_vals]
     return list(dict.fromkeys(names))
+
+
+def requested_names(include: Sequence[Any], configured: Sequence[str]) -> list[str]:
+    """OML names asked for in ``include`` but not configured through ``*_top_k`` / ``fmr_vals``,
+    checked (``ValueError`` for a bad parameter)."""
+    extra = [n for n in include if isinstance(n, str) and is_parametrised(n) and n not in configured]
+    for n in extra:
+        lookup(n)
+    return extra
 
 
 def per_query_function(metric: Metric, *, k: int, k_cut: int | None, available: int) -> tuple[PerQuery, int]:

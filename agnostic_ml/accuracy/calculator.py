@@ -51,7 +51,7 @@ from ._aggregate import Results, pair_average, query_average
 from ._backend_extras import device_of
 from ._blocks import check_k
 from ._local import in_memory_inputs
-from ._registry import BUILTIN, Cutoff, Needs, configured_names, is_parametrised, lookup, names_needing, per_query_function
+from ._registry import BUILTIN, Cutoff, Needs, configured_names, lookup, names_needing, per_query_function, requested_names
 from ._settings import check_averaging, check_callable, check_k_setting, check_name_lists
 from .fnmr import fnmr_counts
 from .kmeans import KMeans
@@ -60,6 +60,7 @@ from .labels import LabelInfo, label_info
 from .ranking import ChunkContext, RankJob, RankOutput, RankPlan, Relevance, ranks_from_knn_indices
 
 Array = Any
+
 
 class AccuracyCalculator:
     """Retrieval accuracy of embeddings (PML's ``AccuracyCalculator``).
@@ -136,11 +137,7 @@ class AccuracyCalculator:
         self.function_keyword = "calculate_"
         self._configured_oml = configured_names(cmc_top_k, precision_top_k, map_top_k, ndcg_top_k, fmr_vals)
         check_name_lists(include, exclude)
-        # OML names asked for in include only (not through *_top_k / fmr_vals): checked here.
-        extra = [n for n in include if isinstance(n, str) and is_parametrised(n) and n not in self._configured_oml]
-        for n in extra:
-            lookup(n)
-        self._all_oml = self._configured_oml + extra
+        self._all_oml = self._configured_oml + requested_names(include, self._configured_oml)
         self.original_function_dict = self._metric_functions()
         self.check_primary_metrics(include, exclude)
         self.original_function_dict = self.get_function_dict(include, exclude)
@@ -150,8 +147,9 @@ class AccuracyCalculator:
         self.device = device
         self.block_size = block_size
         self.memory_budget = memory_budget
-        exact = ExactKNN(block_size=block_size, memory_budget=memory_budget) if knn_func is None else None
-        self.knn_func = check_callable(knn_func if exact is None else exact, "knn_func")
+        self.knn_func = check_callable(
+            ExactKNN(block_size=block_size, memory_budget=memory_budget) if knn_func is None else knn_func, "knn_func"
+        )
         self.rng = rng
         self.kmeans_func = check_callable(KMeans(max_iter=20, rng=rng) if kmeans_func is None else kmeans_func, "kmeans_func")
         self.k = check_k_setting(k)
@@ -413,9 +411,9 @@ class AccuracyCalculator:
             values, knn_d, knn_i = self._external_knn(runner, ctx, info, plan, fns if need_rank else {}, xp)
         if custom:
             if knn_i is None:  # k resolved to 0 (every query lone with k="max_bin_count")
-                n_q = info.n_rel.shape[0]
-                knn_i = xp.zeros((n_q, 0), dtype=index_dtype(xp, device_of(kwargs["query_labels"])), device=device_of(kwargs["query_labels"]))
-                knn_d = xp.zeros((n_q, 0), dtype=xp.float32, device=device_of(kwargs["query_labels"]))
+                n_q, device = info.n_rel.shape[0], device_of(kwargs["query_labels"])
+                knn_i = xp.zeros((n_q, 0), dtype=index_dtype(xp, device), device=device)
+                knn_d = xp.zeros((n_q, 0), dtype=xp.float32, device=device)
             kwargs["knn_distances"] = knn_d
             kwargs["knn_labels"] = runner.gather_labels(kwargs["reference_labels"], knn_i)
         for n in fns:
