@@ -39,7 +39,6 @@ __all__ = [
     "Needs",
     "PerQuery",
     "configured_names",
-    "is_parametrised",
     "lookup",
     "names_needing",
     "per_query_function",
@@ -130,7 +129,7 @@ _AT_K_RE = re.compile(r"^(cmc|precision|map|ndcg)@([0-9]+)$")
 _FNMR_RE = re.compile(r"^fnmr@fmr=(.+)$")
 
 
-def is_parametrised(name: str) -> bool:
+def _is_parametrised(name: str) -> bool:
     """Whether ``name`` has the form of an OML metric (``cmc@k`` ..., ``fnmr@fmr=<v>``)."""
     return bool(_AT_K_RE.match(name) or _FNMR_RE.match(name))
 
@@ -188,7 +187,7 @@ def configured_names(
 def requested_names(include: Sequence[Any], configured: Sequence[str]) -> list[str]:
     """OML names asked for in ``include`` but not configured through ``*_top_k`` / ``fmr_vals``,
     checked (``ValueError`` for a bad parameter)."""
-    extra = [n for n in include if isinstance(n, str) and is_parametrised(n) and n not in configured]
+    extra = [n for n in include if isinstance(n, str) and _is_parametrised(n) and n not in configured]
     for n in extra:
         lookup(n)
     return extra

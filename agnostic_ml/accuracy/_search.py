@@ -2,7 +2,7 @@
 the streaming rank passes and the Dask tasks).
 
 :func:`block_topk` finds the top-``k`` of one query block against the whole reference
-(tiled when the budget asks for it, the per-tile top-k merged); :func:`knn_rows` runs it
+(tiled when the budget asks for it, the per-tile top-k merged); :func:`_knn_rows` runs it
 over query blocks; :func:`search` plans the blocks from the memory budget first. Ties: the
 lower reference index first, on every backend.
 """
@@ -17,12 +17,12 @@ from ..distances import BaseDistance, LpDistance
 from ._backend_extras import device_of
 from ._blocks import DEFAULT_MEMORY_BUDGET, knn_bytes_per_elem, plan_blocks
 
-__all__ = ["block_topk", "default_distance", "knn_rows", "resolve_distance", "search"]
+__all__ = ["block_topk", "resolve_distance", "search"]
 
 Array = Any
 
 
-def default_distance() -> BaseDistance:
+def _default_distance() -> BaseDistance:
     """The default kNN distance: plain Euclidean on the raw embeddings.
 
     ``LpDistance(normalize_embeddings=False)`` ranks neighbours exactly as faiss'
@@ -33,10 +33,10 @@ def default_distance() -> BaseDistance:
 
 
 def resolve_distance(distance: Any) -> BaseDistance:
-    """``distance``, or :func:`default_distance` for None; ``TypeError`` for anything else."""
+    """``distance``, or :func:`_default_distance` for None; ``TypeError`` for anything else."""
     if distance is not None and not isinstance(distance, BaseDistance):
         raise TypeError(f"distance must be an agnostic_ml distance, got {type(distance).__name__}")
-    return default_distance() if distance is None else distance
+    return _default_distance() if distance is None else distance
 
 
 class _L2Ranker:
@@ -132,7 +132,7 @@ def block_topk(
     return best_v, best_i
 
 
-def knn_rows(
+def _knn_rows(
     query: Array, reference: Array, k: int, *, distance: BaseDistance, offset: int | None, rows: int, tile: int, xp: Any
 ) -> tuple[Array, Array]:
     """The blocked search of :func:`agnostic_ml.accuracy.knn` on validated inputs, in blocks of ``rows``
@@ -170,9 +170,9 @@ def search(
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     xp: Any,
 ) -> tuple[Array, Array]:
-    """:func:`knn_rows` with the blocks planned from ``memory_budget`` (checked, finite inputs).
+    """:func:`_knn_rows` with the blocks planned from ``memory_budget`` (checked, finite inputs).
 
-    ``offset`` as in :func:`knn_rows`. No query or ``k == 0``: empty ``(Q, k)`` results.
+    ``offset`` as in :func:`_knn_rows`. No query or ``k == 0``: empty ``(Q, k)`` results.
     """
     rows, tile = plan_blocks(
         query.shape[0], reference.shape[0], k, knn_bytes_per_elem(query, xp),
@@ -183,4 +183,4 @@ def search(
         device = device_of(query)
         n_q = query.shape[0]
         return (xp.zeros((n_q, k), dtype=query.dtype, device=device), xp.zeros((n_q, k), dtype=index_dtype(xp, device), device=device))
-    return knn_rows(query, reference, k, distance=distance, offset=offset, rows=rows, tile=tile, xp=xp)
+    return _knn_rows(query, reference, k, distance=distance, offset=offset, rows=rows, tile=tile, xp=xp)

@@ -31,8 +31,15 @@ import numpy as np
 from .._array_api import no_grad, sort_values, to_numpy
 from ._backend_extras import device_of
 from ._blocks import itemsize
-from .metrics import lerp
+from ._percentile import lerp, percentile_points
 from .ranking import ChunkContext, full_row_blocks
+
+__all__ = [
+    "FnmrPass",
+    "fnmr_counts",
+    "merge_parts",
+    "run_fnmr_pass",
+]
 
 Array = Any
 
@@ -186,11 +193,7 @@ def fnmr_counts(
 
     Returns ``(thresholds (F,), counts (Q, F))``; ``run`` executes a pass over all queries.
     """
-    targets = []
-    for v in fmr_vals:
-        pos = (float(v) / 100.0) * (n_neg - 1)
-        lo = int(math.floor(pos))
-        targets.append((lo, min(lo + 1, n_neg - 1), pos - lo))
+    targets = [percentile_points(v, n_neg) for v in fmr_vals]
     stats = _order_statistics([t for lo, hi, _ in targets for t in (lo, hi)], n_neg, run, key_dtype)
     thr = np.asarray([lerp(stats[lo], stats[hi], f) for lo, hi, f in targets], dtype=np.float64)
     thr_cast = thr.astype(key_dtype)

@@ -18,6 +18,14 @@ import numpy as np
 from .._array_api import follow, to_numpy
 from ._backend_extras import device_of
 
+__all__ = [
+    "LabelComparison",
+    "LabelInfo",
+    "compare",
+    "label_info",
+    "prepare_accuracy_labels",
+]
+
 Array = Any
 LabelComparison = Callable[[Array, Array], Array]
 

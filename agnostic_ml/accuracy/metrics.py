@@ -45,6 +45,7 @@ from typing import Any, Sequence
 
 from .._array_api import index_dtype, namespace_and_device, to_numpy
 from ._backend_extras import device_of, has_float64
+from ._percentile import lerp, percentile_points
 from ._settings import check_fmr_values
 
 Array = Any
@@ -297,19 +298,9 @@ def percentile(values: Array, q: Sequence[float]) -> list[float]:
     s = xp.sort(values, stable=False)
     out = []
     for qq in q:
-        pos = (float(qq) / 100.0) * (n - 1)
-        lo = int(math.floor(pos))
-        hi = min(lo + 1, n - 1)
-        a = float(to_numpy(s[lo]))
-        b = float(to_numpy(s[hi]))
-        out.append(lerp(a, b, pos - lo))
+        lo, hi, t = percentile_points(qq, n)
+        out.append(lerp(float(to_numpy(s[lo])), float(to_numpy(s[hi])), t))
     return out
-
-
-def lerp(a: float, b: float, t: float) -> float:
-    """NumPy's linear interpolation between two order statistics (``numpy.percentile``)."""
-    d = b - a
-    return b - d * (1.0 - t) if t >= 0.5 else a + d * t
 
 
 def fnmr_at_fmr(pos_dist: Array, neg_dist: Array, fmr_vals: Sequence[float] = (1.0,)) -> list[float]:

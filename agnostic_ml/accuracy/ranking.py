@@ -37,6 +37,18 @@ from ._search import block_topk
 from .labels import LabelComparison, compare
 from .metrics import RANK_NONE
 
+__all__ = [
+    "BoundRelevance",
+    "ChunkContext",
+    "RankJob",
+    "RankOutput",
+    "RankPlan",
+    "Relevance",
+    "full_row_blocks",
+    "ranks_from_knn_indices",
+    "run_rank_job",
+]
+
 Array = Any
 MetricFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
