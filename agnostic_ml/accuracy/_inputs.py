@@ -10,7 +10,7 @@ from typing import Any
 from .._array_api import same_device
 from ._backend_extras import device_of
 
-__all__ = ["PREFIX_MISMATCH", "check_accuracy_shapes", "check_same_device"]
+__all__ = ["PREFIX_MISMATCH", "check_accuracy_shapes", "check_features", "check_same_device"]
 
 Array = Any
 
@@ -28,10 +28,15 @@ def check_same_device(reference: Array, device: Any) -> None:
         raise ValueError(f"reference is on device {device_of(reference)} but query is on {device}")
 
 
-def check_accuracy_shapes(query: Array, reference: Array, ref_includes_query: bool) -> None:
-    """Same features, neither set empty, and the queries inside the reference when it includes them."""
+def check_features(query: Array, reference: Array) -> None:
+    """``ValueError`` unless both 2-D sets have the same number of features."""
     if reference.shape[1] != query.shape[1]:
         raise ValueError(f"reference has {reference.shape[1]} features but query has {query.shape[1]}")
+
+
+def check_accuracy_shapes(query: Array, reference: Array, ref_includes_query: bool) -> None:
+    """Same features, neither set empty, and the queries inside the reference when it includes them."""
+    check_features(query, reference)
     if query.shape[0] == 0:
         raise ValueError("query is empty: at least one query embedding is needed")
     if reference.shape[0] == 0:

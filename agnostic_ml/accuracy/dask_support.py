@@ -26,7 +26,7 @@ from .._checks import check_embeddings, check_finite
 from ..distances import BaseDistance
 from ._backend_extras import host_namespace
 from ._blocks import DEFAULT_MEMORY_BUDGET, check_search
-from ._inputs import PREFIX_MISMATCH, check_accuracy_shapes
+from ._inputs import PREFIX_MISMATCH, check_accuracy_shapes, check_features
 from ._search import resolve_distance, search
 from .fnmr import FnmrPass, merge_parts, run_fnmr_pass
 from .labels import prepare_accuracy_labels
@@ -93,8 +93,7 @@ def knn_dask(
     xr, _ = namespace_and_device(ref)
     check_embeddings(ref, "reference", xp=xr)
     check_finite(ref, "reference", xr)
-    if ref.shape[1] != query.shape[1]:
-        raise ValueError(f"reference has {ref.shape[1]} features but query has {query.shape[1]}")
+    check_features(query, ref)
     k, rows, tile = check_search(int(query.shape[0]), int(ref.shape[0]), k, ref_includes_query, block_size, ref_block_size)
     shared = _share(ref)
     blocks, offsets = _chunks(query)

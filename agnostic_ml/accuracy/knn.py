@@ -19,7 +19,7 @@ from .._checks import check_embeddings, check_finite
 from . import dask_support
 from ._blocks import DEFAULT_MEMORY_BUDGET, check_block, check_k, check_memory_budget, check_search
 from ._blocks import plan_blocks  # noqa: F401  (the block sizes knn chooses; importable from here)
-from ._inputs import check_same_device
+from ._inputs import check_features, check_same_device
 from ._search import resolve_distance, search
 from ..distances import BaseDistance
 
@@ -90,8 +90,7 @@ def knn(
     xp, device = namespace_and_device(query, reference)
     check_embeddings(query, "query", xp=xp)
     check_embeddings(reference, "reference", xp=xp)
-    if reference.shape[1] != query.shape[1]:
-        raise ValueError(f"reference has {reference.shape[1]} features but query has {query.shape[1]}")
+    check_features(query, reference)
     check_same_device(reference, device)
     k, block_size, ref_block_size = check_search(
         query.shape[0], reference.shape[0], k, ref_includes_query, block_size, ref_block_size
