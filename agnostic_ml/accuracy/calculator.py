@@ -40,104 +40,26 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import warnings
 from typing import Any, Callable, Sequence
 
-import array_api_compat as aac
 import numpy as np
 
-from .._array_api import index_dtype, namespace_and_device, to_numpy
-from .._checks import check_embeddings, check_finite
-from . import metrics as M
-from .fnmr import FnmrPass, fnmr_counts, run_fnmr_pass
+from .._array_api import index_dtype, is_dask_array, to_numpy
+from . import dask_support
+from ._aggregate import Results, pair_average, query_average
+from ._backend_extras import device_of
+from ._blocks import check_k
+from ._local import in_memory_inputs
+from ._registry import BUILTIN, Cutoff, Needs, configured_names, lookup, names_needing, per_query_function, requested_names
+from ._settings import check_averaging, check_callable, check_k_setting, check_name_lists
+from .fnmr import fnmr_counts
 from .kmeans import KMeans
 from .knn import DEFAULT_MEMORY_BUDGET, ExactKNN
-from .labels import LabelInfo, label_info, prepare_accuracy_labels
-from .ranking import ChunkContext, RankJob, RankOutput, RankPlan, Relevance, ranks_from_knn_indices, run_rank_job
+from .labels import LabelInfo, label_info
+from .ranking import ChunkContext, RankJob, RankOutput, RankPlan, Relevance, ranks_from_knn_indices
 
 Array = Any
-
-PML_RANK_METRICS = (
-    "mean_average_precision",
-    "mean_average_precision_at_r",
-    "mean_reciprocal_rank",
-    "precision_at_1",
-    "r_precision",
-)
-_K_METRICS = ("mean_average_precision", "mean_reciprocal_rank")
-_R_METRICS = ("r_precision", "mean_average_precision_at_r")
-_OML_RE = re.compile(r"^(cmc|precision|map|ndcg)@([0-9]+)$")
-_FNMR_RE = re.compile(r"^fnmr@fmr=(.+)$")
-
-
-# -- per-query metric wrappers: fn(ranks, n_rel), module level so that Dask can pickle them ----------
-def _m_p1(ranks: np.ndarray, n_rel: np.ndarray) -> np.ndarray:
-    return M.precision_at_1(ranks)
-
-
-def _m_map(ranks: np.ndarray, n_rel: np.ndarray, k: int | None) -> np.ndarray:
-    return M.mean_average_precision(ranks, n_rel, k)
-
-
-def _m_rr(ranks: np.ndarray, n_rel: np.ndarray, k: int | None) -> np.ndarray:
-    return M.reciprocal_rank(ranks, k)
-
-
-def _m_cmc(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
-    return M.cmc_at_k(ranks, k)
-
-
-def _m_prec(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
-    return M.precision_at_k(ranks, n_rel, k)
-
-
-def _m_mapk(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
-    return M.map_at_k(ranks, k)
-
-
-def _m_ndcg(ranks: np.ndarray, n_rel: np.ndarray, k: int) -> np.ndarray:
-    return M.ndcg_at_k(ranks, n_rel, k)
-
-
-_OML_FUNCS = {"cmc": _m_cmc, "precision": _m_prec, "map": _m_mapk, "ndcg": _m_ndcg}
-
-
-def _fmt_fmr(v: float) -> str:
-    return f"fnmr@fmr={float(v):g}"
-
-
-def _positive_ints(values: Any, name: str) -> tuple[int, ...]:
-    if not isinstance(values, (tuple, list)):
-        raise TypeError(f"{name} must be a tuple or list of positive ints, got {type(values).__name__}")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must hold positive ints, got {v!r}")
-    return tuple(values)
-
-
-def _is_oml(name: str) -> bool:
-    return bool(_OML_RE.match(name) or _FNMR_RE.match(name))
-
-
-def _parse_fmr(name: str) -> float:
-    m = _FNMR_RE.match(name)
-    try:
-        v = float(m.group(1))  # type: ignore[union-attr]
-    except ValueError as exc:
-        raise ValueError(f"metric {name!r}: the FMR after '=' must be a number (percent)") from exc
-    if not 0 <= v <= 100 or math.isnan(v):
-        raise ValueError(f"metric {name!r}: the FMR is a percentage in [0, 100]")
-    return v
-
-
-class _Results:
-    """Per-query values computed before the ``calculate_*`` methods run (passed in kwargs)."""
-
-    def __init__(self, info: LabelInfo, values: dict[str, np.ndarray], fnmr: dict[str, tuple[np.ndarray, bool]]):
-        self.info = info
-        self.values = values
-        self.fnmr = fnmr  # name -> (per-query counts of positives >= threshold, defined)
 
 
 class AccuracyCalculator:
@@ -213,58 +135,42 @@ class AccuracyCalculator:
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
     ) -> None:
         self.function_keyword = "calculate_"
-        oml = []
-        for prefix, ks, arg in (
-            ("cmc", cmc_top_k, "cmc_top_k"), ("precision", precision_top_k, "precision_top_k"),
-            ("map", map_top_k, "map_top_k"), ("ndcg", ndcg_top_k, "ndcg_top_k"),
-        ):
-            oml += [f"{prefix}@{v}" for v in _positive_ints(ks, arg)]
-        if not isinstance(fmr_vals, (tuple, list)):
-            raise TypeError(f"fmr_vals must be a tuple or list of percentages, got {type(fmr_vals).__name__}")
-        M._check_fmr(fmr_vals)
-        oml += [_fmt_fmr(v) for v in fmr_vals]
-        self._configured_oml = list(dict.fromkeys(oml))
-        for met in (include, exclude):
-            if not isinstance(met, (tuple, list)):
-                raise TypeError(f"include/exclude must be a tuple or list of metric names, not {type(met).__name__}")
-        extra = [n for n in include if isinstance(n, str) and _is_oml(n) and n not in self._configured_oml]
-        for n in extra:
-            self._check_oml_name(n)
-        self._all_oml = self._configured_oml + extra
-        function_names = [x for x in dir(self) if x.startswith(self.function_keyword)]
-        metrics = [x.replace(self.function_keyword, "", 1) for x in function_names]
-        self.original_function_dict: dict[str, Callable[..., Any]] = {
-            m: getattr(self, f) for m, f in zip(metrics, function_names)
-        }
-        for n in self._all_oml:
-            self.original_function_dict[n] = functools.partial(self._oml_metric, n)
+        self._configured_oml = configured_names(cmc_top_k, precision_top_k, map_top_k, ndcg_top_k, fmr_vals)
+        check_name_lists(include, exclude)
+        self._all_oml = self._configured_oml + requested_names(include, self._configured_oml)
+        self.original_function_dict = self._metric_functions()
         self.check_primary_metrics(include, exclude)
         self.original_function_dict = self.get_function_dict(include, exclude)
         self.curr_function_dict = self.get_function_dict()
 
-        if avg_of_avgs and return_per_class:
-            raise ValueError("avg_of_avgs and return_per_class are mutually exclusive")
-        self.avg_of_avgs = bool(avg_of_avgs)
-        self.return_per_class = bool(return_per_class)
+        self.avg_of_avgs, self.return_per_class = check_averaging(avg_of_avgs, return_per_class)
         self.device = device
         self.block_size = block_size
         self.memory_budget = memory_budget
-        self.knn_func = ExactKNN(block_size=block_size, memory_budget=memory_budget) if knn_func is None else knn_func
-        if not callable(self.knn_func):
-            raise TypeError(f"knn_func must be callable, got {type(knn_func).__name__}")
+        self.knn_func = check_callable(
+            ExactKNN(block_size=block_size, memory_budget=memory_budget) if knn_func is None else knn_func, "knn_func"
+        )
         self.rng = rng
-        self.kmeans_func = KMeans(max_iter=20, rng=rng) if kmeans_func is None else kmeans_func
-        if not callable(self.kmeans_func):
-            raise TypeError(f"kmeans_func must be callable, got {type(kmeans_func).__name__}")
-        if (not (isinstance(k, int) and not isinstance(k, bool) and k > 0)) and (k not in (None, "max_bin_count")):
-            raise ValueError(f"k must be an integer greater than 0, or None, or 'max_bin_count', got {k!r}")
-        self.k = k
+        self.kmeans_func = check_callable(KMeans(max_iter=20, rng=rng) if kmeans_func is None else kmeans_func, "kmeans_func")
+        self.k = check_k_setting(k)
+        self.label_comparison_fn = self._check_label_comparison(label_comparison_fn)
+
+    def _metric_functions(self) -> dict[str, Callable[..., Any]]:
+        """PML's ``original_function_dict`` before include/exclude: every ``calculate_<name>``
+        method (built-in or a subclass's), then the configured OML metrics."""
+        function_names = [x for x in dir(self) if x.startswith(self.function_keyword)]
+        metrics = [x.replace(self.function_keyword, "", 1) for x in function_names]
+        functions: dict[str, Callable[..., Any]] = {m: getattr(self, f) for m, f in zip(metrics, function_names)}
+        for n in self._all_oml:
+            functions[n] = functools.partial(self._oml_metric, n)
+        return functions
+
+    def _check_label_comparison(self, label_comparison_fn: Any) -> Any:
         if label_comparison_fn is not None:
-            if not callable(label_comparison_fn):
-                raise TypeError("label_comparison_fn must be callable")
+            check_callable(label_comparison_fn, "label_comparison_fn")
             if any(x in self.requires_clustering() for x in self.get_curr_metrics()):
                 raise NotImplementedError("Unsupported: clustering + custom label comparison")
-        self.label_comparison_fn = label_comparison_fn
+        return label_comparison_fn
 
     # -- PML's metric bookkeeping ------------------------------------------------------------------
     def get_function_dict(self, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> dict[str, Callable[..., Any]]:
@@ -277,24 +183,17 @@ class AccuracyCalculator:
         return list(self.curr_function_dict.keys())
 
     def requires_clustering(self) -> list[str]:
-        return ["NMI", "AMI"]
+        return names_needing(list(BUILTIN), Needs.CLUSTERING)
 
     def requires_knn(self) -> list[str]:
         """Metrics that need neighbours. Unlike PML this includes ``mean_reciprocal_rank``
         (PML's omission makes MRR alone crash) and the OML rank metrics."""
-        return [
-            "precision_at_1",
-            "mean_average_precision",
-            "mean_average_precision_at_r",
-            "r_precision",
-            "mean_reciprocal_rank",
-        ] + [n for n in self._all_oml if _OML_RE.match(n)]
+        return names_needing(list(BUILTIN), Needs.KNN) + names_needing(self._all_oml, Needs.KNN)
 
     def check_primary_metrics(self, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
         known = list(self.original_function_dict.keys())
         for met in (include, exclude):
-            if not isinstance(met, (tuple, list)):
-                raise TypeError(f"include/exclude must be a tuple or list of metric names, not {type(met).__name__}")
+            check_name_lists(met)
             unknown = [m for m in met if m not in known]
             if unknown:
                 raise ValueError(f"unknown metric name(s) {unknown}; metrics must be one or more of: {known}")
@@ -311,15 +210,6 @@ class AccuracyCalculator:
 
     def description(self) -> str:
         return "avg_of_avgs" if self.avg_of_avgs else ""
-
-    @staticmethod
-    def _check_oml_name(name: str) -> None:
-        m = _OML_RE.match(name)
-        if m:
-            if int(m.group(2)) < 1:
-                raise ValueError(f"metric {name!r}: k must be a positive int")
-            return
-        _parse_fmr(name)
 
     # -- clustering metrics ------------------------------------------------------------------------
     def get_cluster_labels(self, query: Array, query_labels: Array, **kwargs: Any) -> Array:
@@ -345,12 +235,15 @@ class AccuracyCalculator:
 
     # -- rank metrics: read the per-query values computed by get_accuracy -------------------------
     def _builtin(self, name: str, kwargs: dict[str, Any]) -> Any:
-        res: _Results | None = kwargs.get("agnostic_ml_results")
+        res: Results | None = kwargs.get("agnostic_ml_results")
         if res is None or name not in res.values:
             raise RuntimeError(
                 f"calculate_{name} reads values that get_accuracy computes; call get_accuracy instead"
             )
-        return self._reduce(res.values[name], res.info)
+        return query_average(res.values[name], res.info, **self._averaging())
+
+    def _averaging(self) -> dict[str, bool]:
+        return {"avg_of_avgs": self.avg_of_avgs, "return_per_class": self.return_per_class}
 
     def calculate_precision_at_1(self, **kwargs: Any) -> Any:
         return self._builtin("precision_at_1", kwargs)
@@ -368,43 +261,11 @@ class AccuracyCalculator:
         return self._builtin("r_precision", kwargs)
 
     def _oml_metric(self, name: str, **kwargs: Any) -> Any:
-        res: _Results = kwargs["agnostic_ml_results"]
+        res: Results = kwargs["agnostic_ml_results"]
         if name in res.fnmr:
             counts, defined = res.fnmr[name]
-            return self._reduce_pairs(counts, res.info, defined)
-        return self._reduce(res.values[name], res.info)
-
-    # -- aggregation ----------------------------------------------------------------------------
-    def _nan(self, info: LabelInfo) -> Any:
-        return [math.nan] * info.n_classes if self.return_per_class else math.nan
-
-    def _reduce(self, values: np.ndarray, info: LabelInfo) -> Any:
-        valid = ~info.lone
-        if not valid.any():
-            return self._nan(info)
-        v = values[valid]
-        if self.avg_of_avgs or self.return_per_class:
-            c = info.query_class[valid]
-            sums = np.bincount(c, weights=v, minlength=info.n_classes)
-            cnt = np.bincount(c, minlength=info.n_classes)
-            present = cnt > 0
-            per = sums[present] / cnt[present]
-            return [float(x) for x in per] if self.return_per_class else float(np.mean(per))
-        return float(np.mean(v))
-
-    def _reduce_pairs(self, counts: np.ndarray, info: LabelInfo, defined: bool) -> Any:
-        """FNMR: positives at/above the threshold over all positive pairs (per label when asked)."""
-        valid = ~info.lone
-        if not defined or not valid.any():
-            return self._nan(info)
-        if self.avg_of_avgs or self.return_per_class:
-            c = info.query_class[valid]
-            hit = np.bincount(c, weights=counts[valid], minlength=info.n_classes)
-            tot = np.bincount(c, weights=info.n_rel[valid], minlength=info.n_classes)
-            present = tot > 0
-            per = hit[present] / tot[present]
-            return [float(x) for x in per] if self.return_per_class else float(np.mean(per))
-        return float(counts[valid].sum() / info.n_rel[valid].sum())
+            return pair_average(counts, res.info, defined, **self._averaging())
+        return query_average(res.values[name], res.info, **self._averaging())
 
     # -- the main entry point ---------------------------------------------------------------------
     def get_accuracy(
@@ -431,69 +292,24 @@ class AccuracyCalculator:
             raise ValueError("reference was given without reference_labels; pass both or neither")
         self.check_primary_metrics(include, exclude)
         self.curr_function_dict = self.get_function_dict(include, exclude)
-        if aac.is_dask_array(query):
-            from .dask_support import get_accuracy_dask
-
-            return get_accuracy_dask(self, query, query_labels, reference, reference_labels, bool(ref_includes_query))
-        same = reference is query
-        if self.device is not None:
-            query = aac.to_device(query, self.device)
-            reference = query if same else aac.to_device(reference, self.device)
-        xp, device = namespace_and_device(query, reference)
-        check_embeddings(query, "query", xp=xp)
-        check_embeddings(reference, "reference", xp=xp)
-        self._check_shapes(query, reference, ref_includes_query)
-        if str(aac.device(reference)) != str(device):
-            raise ValueError(f"reference is on device {aac.device(reference)} but query is on {device}")
-        qlab = prepare_accuracy_labels(query_labels, query.shape[0], xp, device, name="query_labels")
-        rlab = qlab if (same and reference_labels is query_labels) else prepare_accuracy_labels(
-            reference_labels, reference.shape[0], xp, device, name="reference_labels"
-        )
-        check_finite(query, "query", xp)
-        if not same:
-            check_finite(reference, "reference", xp)
-        if ref_includes_query and not same:
-            self._check_prefix(query, reference, qlab, rlab, xp)
-        runner = _LocalRunner(query, xp)
-        return self._evaluate(runner, query, reference, qlab, rlab, bool(ref_includes_query), xp)
-
-    @staticmethod
-    def _check_shapes(query: Array, reference: Array, ref_includes_query: bool) -> None:
-        if reference.shape[1] != query.shape[1]:
-            raise ValueError(f"reference has {reference.shape[1]} features but query has {query.shape[1]}")
-        if query.shape[0] == 0:
-            raise ValueError("query is empty: at least one query embedding is needed")
-        if reference.shape[0] == 0:
-            raise ValueError("reference is empty: at least one reference embedding is needed")
-        if ref_includes_query and query.shape[0] > reference.shape[0]:
-            raise ValueError(
-                f"ref_includes_query=True needs the queries as the first rows of the reference, but "
-                f"query has {query.shape[0]} rows and reference {reference.shape[0]}"
-            )
-
-    @staticmethod
-    def _check_prefix(query: Array, reference: Array, qlab: Array, rlab: Array, xp: Any) -> None:
-        n = query.shape[0]
-        head = reference[:n, ...]
-        close = xp.all(xp.abs(query - head) <= 1e-8 + 1e-5 * xp.abs(head))
-        same_lab = xp.all(qlab == rlab[:n, ...])
-        if not (bool(to_numpy(close)) and bool(to_numpy(same_lab))):
-            raise ValueError(
-                "When ref_includes_query is True, the first len(query) elements of reference must be "
-                "equal to query, and the first len(query_labels) elements of reference_labels must "
-                "be equal to query_labels."
-            )
+        if is_dask_array(query):
+            if self._exact_knn() is None:
+                raise ValueError("a Dask query needs the default ExactKNN knn_func (other knn_funcs run in memory)")
+            inputs = dask_support.accuracy_inputs(query, query_labels, reference, reference_labels, bool(ref_includes_query))
+        else:
+            inputs = in_memory_inputs(query, query_labels, reference, reference_labels, bool(ref_includes_query), self.device)
+        return self._evaluate(*inputs, bool(ref_includes_query))
 
     def _exact_knn(self) -> ExactKNN | None:
         return self.knn_func if isinstance(self.knn_func, ExactKNN) else None
 
     def _evaluate(
-        self, runner: Any, query: Array, reference: Array, qlab: Array, rlab: Array,
-        ref_includes_query: bool, xp: Any,
+        self, runner: Any, query: Array, reference: Array, qlab: Array, rlab: Array, xp: Any,
+        ref_includes_query: bool,
     ) -> dict[str, Any]:
         names = self.get_curr_metrics()
         knn_names = set(self.requires_knn())
-        fnmr_names = [n for n in names if _FNMR_RE.match(n)]
+        fnmr_names = names_needing(names, Needs.PAIRS)
         kwargs: dict[str, Any] = {
             "query": query,
             "reference": reference,
@@ -508,7 +324,7 @@ class AccuracyCalculator:
                 qlab, rlab, ref_includes_query=ref_includes_query,
                 label_comparison_fn=self.label_comparison_fn, xp=xp,
             )
-            device = aac.device(rlab)
+            device = device_of(rlab)
             kwargs["label_counts"] = (
                 xp.asarray(info.unique_query_labels, device=device),
                 xp.asarray(info.match_counts, dtype=index_dtype(xp, device), device=device),
@@ -536,7 +352,7 @@ class AccuracyCalculator:
             if need_knn:
                 values = self._rank_values(runner, ctx, info, names, kwargs, xp)
             fnmr = self._fnmr_values(runner, ctx, info, fnmr_names, reference, query) if fnmr_names else {}
-            kwargs["agnostic_ml_results"] = _Results(info, values, fnmr)
+            kwargs["agnostic_ml_results"] = Results(info, values, fnmr)
         if any(n in self.requires_clustering() for n in names):
             kwargs["cluster_labels"] = self.get_cluster_labels(**kwargs)
         return self._get_accuracy(self.curr_function_dict, **kwargs)
@@ -545,10 +361,12 @@ class AccuracyCalculator:
         return {k: v(**kwargs) for k, v in function_dict.items()}
 
     def _is_builtin(self, name: str) -> bool:
-        if _OML_RE.match(name):
-            return True
-        if name not in PML_RANK_METRICS:
+        """A registered rank metric that this class computes itself (not a subclass override)."""
+        metric = lookup(name)
+        if metric is None or metric.spec.needs is not Needs.KNN:
             return False
+        if metric.param is not None:  # OML names have no calculate_ method to override
+            return True
         attr = self.function_keyword + name
         return getattr(type(self), attr) is getattr(AccuracyCalculator, attr)
 
@@ -557,49 +375,27 @@ class AccuracyCalculator:
     ) -> dict[str, np.ndarray]:
         avail = ctx.available
         knn_names = set(self.requires_knn())
-        rank_names = [n for n in names if n in PML_RANK_METRICS or _OML_RE.match(n)]
+        rank_metrics = [lookup(n) for n in names_needing(names, Needs.KNN)]
         custom = [n for n in names if n in knn_names and not self._is_builtin(n)]
         if self.k is None:
             k_eff = avail
         elif self.k == "max_bin_count":
             k_eff = max(0, int(info.match_counts.max(initial=0)) - int(ctx.ref_includes_query))
         else:
-            k_eff = int(self.k)
-            if k_eff > avail:
-                raise ValueError(
-                    f"k={k_eff} is larger than the number of available neighbours ({avail}: the reference "
-                    "size, minus 1 when the reference includes the query)"
-                )
-        k_cut = None if self.k is None else k_eff
+            k_eff = check_k(int(self.k), avail)
         fns: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {}
         cutoff = 0
-        for n in rank_names:
-            if n == "precision_at_1":
-                fns[n] = _m_p1
-                cutoff = max(cutoff, 1)
-            elif n == "r_precision":
-                fns[n] = M.r_precision
-            elif n == "mean_average_precision_at_r":
-                fns[n] = M.mean_average_precision_at_r
-            elif n == "mean_average_precision":
-                fns[n] = functools.partial(_m_map, k=k_cut)
-                cutoff = max(cutoff, k_eff)
-            elif n == "mean_reciprocal_rank":
-                fns[n] = functools.partial(_m_rr, k=k_cut)
-                cutoff = max(cutoff, k_eff)
-            else:
-                m = _OML_RE.match(n)
-                kk = min(int(m.group(2)), avail)  # type: ignore[union-attr]
-                if int(m.group(2)) > avail:  # type: ignore[union-attr]
-                    warnings.warn(f"{n}: k is larger than the {avail} available neighbours; clipped to {avail} (as OML)", stacklevel=3)
-                fns[n] = functools.partial(_OML_FUNCS[m.group(1)], k=max(kk, 1))  # type: ignore[union-attr]
-                cutoff = max(cutoff, kk)
-        all_ranks = self.k is None and any(n in rank_names for n in _K_METRICS)
+        for m in rank_metrics:
+            if m.spec.cutoff is Cutoff.NAME and m.param > avail:
+                warnings.warn(f"{m.name}: k is larger than the {avail} available neighbours; clipped to {avail} (as OML)", stacklevel=3)
+            fns[m.name], cut = per_query_function(m, k=k_eff, k_cut=None if self.k is None else k_eff, available=avail)
+            cutoff = max(cutoff, cut)
+        all_ranks = self.k is None and any(m.spec.cutoff is Cutoff.K for m in rank_metrics)
         if all_ranks:
             cutoff = 0
         plan = RankPlan(
             cutoff=min(cutoff, avail),
-            need_r=any(n in rank_names for n in _R_METRICS),
+            need_r=any(m.spec.cutoff is Cutoff.R for m in rank_metrics),
             all_ranks=all_ranks,
             keep_knn=k_eff if custom else 0,
         )
@@ -615,9 +411,9 @@ class AccuracyCalculator:
             values, knn_d, knn_i = self._external_knn(runner, ctx, info, plan, fns if need_rank else {}, xp)
         if custom:
             if knn_i is None:  # k resolved to 0 (every query lone with k="max_bin_count")
-                n_q = info.n_rel.shape[0]
-                knn_i = xp.zeros((n_q, 0), dtype=index_dtype(xp, aac.device(kwargs["query_labels"])), device=aac.device(kwargs["query_labels"]))
-                knn_d = xp.zeros((n_q, 0), dtype=xp.float32, device=aac.device(kwargs["query_labels"]))
+                n_q, device = info.n_rel.shape[0], device_of(kwargs["query_labels"])
+                knn_i = xp.zeros((n_q, 0), dtype=index_dtype(xp, device), device=device)
+                knn_d = xp.zeros((n_q, 0), dtype=xp.float32, device=device)
             kwargs["knn_distances"] = knn_d
             kwargs["knn_labels"] = runner.gather_labels(kwargs["reference_labels"], knn_i)
         for n in fns:
@@ -635,7 +431,7 @@ class AccuracyCalculator:
         dists, idx = self.knn_func(query, kk, ctx.reference, ctx.ref_includes_query)
         if tuple(idx.shape) != (query.shape[0], kk):
             raise ValueError(f"knn_func returned indices of shape {tuple(idx.shape)}, expected {(query.shape[0], kk)}")
-        device = aac.device(query)
+        device = device_of(query)
         idx = xp.astype(idx, index_dtype(xp, device)) if idx.dtype != index_dtype(xp, device) else idx
         rel = ctx.relevance.bind(xp, device, 0, query.shape[0])
         values = ranks_from_knn_indices(idx, rel, info.n_rel, fns) if fns else {}
@@ -647,7 +443,7 @@ class AccuracyCalculator:
     ) -> dict[str, tuple[np.ndarray, bool]]:
         if ctx.distance is None:
             raise ValueError("fnmr@fmr needs the default ExactKNN knn_func (it streams all distances)")
-        vals = [_parse_fmr(n) for n in names]
+        vals = [lookup(n).param for n in names]
         n_q = info.n_rel.shape[0]
         n_neg = int((ctx.available - info.n_rel).sum())
         n_pos = int(info.n_rel.sum())
@@ -655,25 +451,3 @@ class AccuracyCalculator:
             return {n: (np.zeros(n_q), False) for n in names}
         _, counts = fnmr_counts(vals, n_neg, lambda job: runner.fnmr(ctx, job), runner.key_dtype)
         return {n: (counts[:, i].astype(np.float64), True) for i, n in enumerate(names)}
-
-
-class _LocalRunner:
-    """Runs passes over an in-memory query array (blocks are made inside each pass)."""
-
-    def __init__(self, query: Array, xp: Any) -> None:
-        self.query = query
-        self.xp = xp
-        # dtype of the distances (BaseDistance returns the embeddings' dtype), as NumPy
-        self.key_dtype = np.asarray(to_numpy(query[:1, :1])).dtype
-
-    def rank(self, ctx: ChunkContext, job: RankJob) -> RankOutput:
-        return run_rank_job(self.query, 0, ctx, job, self.xp)
-
-    def fnmr(self, ctx: ChunkContext, job: FnmrPass) -> Any:
-        return run_fnmr_pass(self.query, 0, ctx, job, self.xp)
-
-    def gather_labels(self, reference_labels: Array, idx: Array) -> Array:
-        xp = self.xp
-        n, k = idx.shape
-        lab = xp.take(reference_labels, xp.reshape(idx, (n * k,)), axis=0)
-        return xp.reshape(lab, (n, k) + tuple(reference_labels.shape[1:]))

@@ -1,30 +1,38 @@
 """Scale-out of kNN and retrieval metrics with Dask: query chunks run on the cluster.
 
 When the query is a Dask array, each chunk of query rows becomes one task that runs the
-in-memory, blocked computation (:func:`agnostic_ml.accuracy.knn.knn_rows` or a pass of
+in-memory, blocked computation (:func:`agnostic_ml.accuracy._search.search` or a pass of
 :mod:`agnostic_ml.accuracy.ranking` / :mod:`agnostic_ml.accuracy.fnmr`) against the whole
 reference. The reference (a Dask reference is computed first, on the client) is shipped
 once with the label data: scattered to every worker (``broadcast=True``) when a
-``dask.distributed`` client is active; the local schedulers share it by reference. Only small results come back: the top-k of each query for :func:`knn`, or one
-value per query (per metric) for ``AccuracyCalculator.get_accuracy``; the numbers are the
-same as in memory.
+``dask.distributed`` client is active; the local schedulers share it by reference. Only
+small results come back: the top-k of each query for :func:`knn`, or one value per query
+(per metric) for ``AccuracyCalculator.get_accuracy``; the numbers are the same as in memory.
 
-Dask is imported only when a Dask array is given.
+This is the one module that knows Dask: :func:`~agnostic_ml.accuracy.knn` and
+``AccuracyCalculator.get_accuracy`` hand a Dask query to :func:`knn_dask` /
+:func:`accuracy_inputs`, and :func:`materialize` computes a Dask array where all of it is
+needed at once (k-means). Dask itself is imported only when a Dask array is given.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import array_api_compat as aac
 import numpy as np
 
-from .._array_api import to_numpy
+from .._array_api import is_dask_array, namespace_and_device, to_numpy
 from .._checks import check_embeddings, check_finite
 from ..distances import BaseDistance
-from .fnmr import FnmrPass, _merge, run_fnmr_pass
-from .knn import DEFAULT_MEMORY_BUDGET, _KNN_EXTRA_BYTES, _check_block, _check_k, default_distance, knn_rows, plan_blocks
+from ._backend_extras import host_namespace
+from ._blocks import DEFAULT_MEMORY_BUDGET, check_search
+from ._inputs import PREFIX_MISMATCH, check_accuracy_shapes, check_features
+from ._search import resolve_distance, search
+from .fnmr import FnmrPass, merge_parts, run_fnmr_pass
+from .labels import prepare_accuracy_labels
 from .ranking import ChunkContext, RankJob, RankOutput, run_rank_job
+
+__all__ = ["DaskRunner", "accuracy_inputs", "knn_dask", "materialize"]
 
 Array = Any
 
@@ -48,8 +56,9 @@ def _share(obj: Any) -> Any:
     return obj
 
 
-def _materialize(x: Any) -> Any:
-    return x.compute() if aac.is_dask_array(x) else x
+def materialize(x: Any) -> Any:
+    """``x`` computed into memory if it is a Dask array, else ``x`` itself."""
+    return x.compute() if is_dask_array(x) else x
 
 
 def _chunks(query: Any) -> tuple[list[Any], list[int]]:
@@ -63,15 +72,10 @@ def _chunks(query: Any) -> tuple[list[Any], list[int]]:
 
 def _knn_chunk(block: Array, reference: Array, k: int, offset: int | None, distance: BaseDistance,
                rows: int | None, ref_block_size: int | None, memory_budget: int) -> tuple[Array, Array]:
-    xp = aac.array_namespace(block)
+    xp, _ = namespace_and_device(block)
     check_finite(block, "query", xp)
-    itemsize = 8 if block.dtype == xp.float64 else 4
-    r, tile = plan_blocks(block.shape[0], reference.shape[0], k, 2 * itemsize + _KNN_EXTRA_BYTES,
-                          block_size=rows, ref_block_size=ref_block_size, memory_budget=memory_budget)
-    if block.shape[0] == 0 or k == 0:
-        dev = aac.device(block)
-        return (xp.zeros((block.shape[0], k), dtype=block.dtype, device=dev), xp.zeros((block.shape[0], k), dtype=xp.int64, device=dev))
-    return knn_rows(block, reference, k, distance=distance, offset=offset, rows=r, tile=tile, xp=xp)
+    return search(block, reference, k, distance=distance, offset=offset, block_size=rows,
+                  ref_block_size=ref_block_size, memory_budget=memory_budget, xp=xp)
 
 
 def knn_dask(
@@ -82,26 +86,15 @@ def knn_dask(
     import dask
     import dask.array as da
 
-    dist = default_distance() if distance is None else distance
-    if not isinstance(dist, BaseDistance):
-        raise TypeError(f"distance must be an agnostic_ml distance, got {type(dist).__name__}")
-    if query.ndim != 2:
-        raise ValueError(f"query must be 2-D (batch, features), got shape {tuple(query.shape)}")
-    if not np.issubdtype(query.dtype, np.floating):
-        raise TypeError(f"query must have a real floating dtype, got {query.dtype}")
+    dist = resolve_distance(distance)
+    check_embeddings(query, "query")
     # The whole reference goes to every task: a Dask reference is computed here once.
-    ref = _materialize(reference)
-    xr = aac.array_namespace(ref)
+    ref = materialize(reference)
+    xr, _ = namespace_and_device(ref)
     check_embeddings(ref, "reference", xp=xr)
     check_finite(ref, "reference", xr)
-    if ref.ndim != 2 or ref.shape[1] != query.shape[1]:
-        raise ValueError(f"reference must be 2-D with {query.shape[1]} features, got shape {tuple(ref.shape)}")
-    n_q, n_r = int(query.shape[0]), int(ref.shape[0])
-    if ref_includes_query and n_q > n_r:
-        raise ValueError(f"ref_includes_query=True but query has {n_q} rows and reference only {n_r}")
-    k = _check_k(k, n_r - int(bool(ref_includes_query)))
-    rows = _check_block(block_size, "block_size")
-    tile = _check_block(ref_block_size, "ref_block_size")
+    check_features(query, ref)
+    k, rows, tile = check_search(int(query.shape[0]), int(ref.shape[0]), k, ref_includes_query, block_size, ref_block_size)
     shared = _share(ref)
     blocks, offsets = _chunks(query)
     out_d, out_i = [], []
@@ -118,7 +111,7 @@ def knn_dask(
 
 # -- AccuracyCalculator ------------------------------------------------------------------------------
 def _rank_chunk(block: Array, offset: int, ctx: ChunkContext, job: RankJob) -> RankOutput:
-    xp = aac.array_namespace(block)
+    xp, _ = namespace_and_device(block)
     check_finite(block, "query", xp)
     out = run_rank_job(block, offset, ctx, job, xp)
     if out.knn_indices is not None:
@@ -128,12 +121,13 @@ def _rank_chunk(block: Array, offset: int, ctx: ChunkContext, job: RankJob) -> R
 
 
 def _fnmr_chunk(block: Array, offset: int, ctx: ChunkContext, job: FnmrPass) -> Any:
-    xp = aac.array_namespace(block)
+    xp, _ = namespace_and_device(block)
     return run_fnmr_pass(block, offset, ctx, job, xp)
 
 
 class DaskRunner:
-    """Runs the calculator's passes over the chunks of a Dask query (see :class:`_LocalRunner`)."""
+    """Runs the calculator's passes over the chunks of a Dask query (as
+    :class:`agnostic_ml.accuracy._local.LocalRunner` does in memory)."""
 
     def __init__(self, query: Any) -> None:
         self.query = query
@@ -164,35 +158,31 @@ class DaskRunner:
         return out
 
     def fnmr(self, ctx: ChunkContext, job: FnmrPass) -> Any:
-        return _merge(job, self._run(_fnmr_chunk, ctx, job))
+        return merge_parts(job, self._run(_fnmr_chunk, ctx, job))
 
     def gather_labels(self, reference_labels: np.ndarray, idx: np.ndarray) -> np.ndarray:
         return np.take(reference_labels, idx, axis=0)
 
 
-def get_accuracy_dask(
-    calc: Any, query: Any, query_labels: Any, reference: Any, reference_labels: Any, ref_includes_query: bool
-) -> dict[str, Any]:
-    """``AccuracyCalculator.get_accuracy`` for a Dask ``query`` (the calculator's default kNN only)."""
+def accuracy_inputs(
+    query: Any, query_labels: Any, reference: Any, reference_labels: Any, ref_includes_query: bool
+) -> tuple[DaskRunner, Any, np.ndarray, np.ndarray, np.ndarray, Any]:
+    """Checked inputs of ``AccuracyCalculator.get_accuracy`` for a Dask ``query``.
+
+    Returns ``(runner, query, reference, query_labels, reference_labels, xp)``: the reference
+    and the labels computed into host NumPy arrays (``xp`` is the compat NumPy namespace).
+    """
     import dask.array as da
-    from array_api_compat import numpy as xnp
 
-    from .knn import ExactKNN
-    from .labels import prepare_accuracy_labels
-
-    if not isinstance(calc.knn_func, ExactKNN):
-        raise ValueError("a Dask query needs the default ExactKNN knn_func (other knn_funcs run in memory)")
-    if query.ndim != 2:
-        raise ValueError(f"query must be 2-D (batch, features), got shape {tuple(query.shape)}")
-    if not np.issubdtype(query.dtype, np.floating):
-        raise TypeError(f"query must have a real floating dtype, got {query.dtype}")
+    check_embeddings(query, "query")
     same = reference is query
-    ref = np.asarray(to_numpy(_materialize(reference)))
+    xnp = host_namespace()
+    ref = np.asarray(to_numpy(materialize(reference)))
     check_embeddings(ref, "reference", xp=xnp)
-    calc._check_shapes(query, ref, ref_includes_query)
+    check_accuracy_shapes(query, ref, ref_includes_query)
     check_finite(ref, "reference", xnp)
-    ql = np.asarray(to_numpy(_materialize(query_labels)))
-    rl = ql if (same and reference_labels is query_labels) else np.asarray(to_numpy(_materialize(reference_labels)))
+    ql = np.asarray(to_numpy(materialize(query_labels)))
+    rl = ql if (same and reference_labels is query_labels) else np.asarray(to_numpy(materialize(reference_labels)))
     qlab = prepare_accuracy_labels(ql, int(query.shape[0]), xnp, "cpu", name="query_labels")
     rlab = prepare_accuracy_labels(rl, ref.shape[0], xnp, "cpu", name="reference_labels")
     if ref_includes_query and not same:
@@ -200,9 +190,5 @@ def get_accuracy_dask(
         head = ref[:n]
         close = bool(da.all(da.abs(query - head) <= 1e-8 + 1e-5 * np.abs(head)).compute())
         if not close or not np.array_equal(qlab, rlab[:n]):
-            raise ValueError(
-                "When ref_includes_query is True, the first len(query) elements of reference must be "
-                "equal to query, and the first len(query_labels) elements of reference_labels must "
-                "be equal to query_labels."
-            )
-    return calc._evaluate(DaskRunner(query), query, ref, qlab, rlab, ref_includes_query, xnp)
+            raise ValueError(PREFIX_MISMATCH)
+    return DaskRunner(query), query, ref, qlab, rlab, xnp

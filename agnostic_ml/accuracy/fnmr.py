@@ -26,12 +26,20 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-import array_api_compat as aac
 import numpy as np
 
 from .._array_api import no_grad, sort_values, to_numpy
-from .metrics import lerp
+from ._backend_extras import device_of
+from ._blocks import itemsize
+from ._percentile import lerp, percentile_points
 from .ranking import ChunkContext, full_row_blocks
+
+__all__ = [
+    "FnmrPass",
+    "fnmr_counts",
+    "merge_parts",
+    "run_fnmr_pass",
+]
 
 Array = Any
 
@@ -57,9 +65,9 @@ class FnmrPass:
 
 def run_fnmr_pass(query: Array, offset: int, ctx: ChunkContext, job: FnmrPass, xp: Any) -> Any:
     """Run one :class:`FnmrPass` for queries ``[offset, offset + len(query))``; returns a partial result."""
-    device = aac.device(query)
+    device = device_of(query)
     rel = ctx.relevance.bind(xp, device, offset, offset + query.shape[0])
-    item = 8 if query.dtype == xp.float64 else 4
+    item = itemsize(query, xp)
     inf = math.inf
     parts: list[Any] = []
     with no_grad(xp):
@@ -100,10 +108,10 @@ def run_fnmr_pass(query: Array, offset: int, ctx: ChunkContext, job: FnmrPass, x
                 parts.append(out)
             else:  # pragma: no cover - internal misuse
                 raise ValueError(f"unknown pass {job.kind!r}")
-    return _merge(job, parts)
+    return merge_parts(job, parts)
 
 
-def _merge(job: FnmrPass, parts: list[Any]) -> Any:
+def merge_parts(job: FnmrPass, parts: list[Any]) -> Any:
     """Combine the partial results of one pass, per block or per Dask chunk (in query order)."""
     if job.kind == "count":
         return np.concatenate(parts, axis=0) if parts else np.zeros((0, len(job.thresholds)), dtype=np.int64)
@@ -185,11 +193,7 @@ def fnmr_counts(
 
     Returns ``(thresholds (F,), counts (Q, F))``; ``run`` executes a pass over all queries.
     """
-    targets = []
-    for v in fmr_vals:
-        pos = (float(v) / 100.0) * (n_neg - 1)
-        lo = int(math.floor(pos))
-        targets.append((lo, min(lo + 1, n_neg - 1), pos - lo))
+    targets = [percentile_points(v, n_neg) for v in fmr_vals]
     stats = _order_statistics([t for lo, hi, _ in targets for t in (lo, hi)], n_neg, run, key_dtype)
     thr = np.asarray([lerp(stats[lo], stats[hi], f) for lo, hi, f in targets], dtype=np.float64)
     thr_cast = thr.astype(key_dtype)

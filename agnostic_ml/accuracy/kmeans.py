@@ -12,11 +12,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import array_api_compat as aac
 import numpy as np
 
 from .._array_api import floating_work_dtype, from_host_indices, index_dtype, namespace_and_device, no_grad, to_numpy, topk
 from .._checks import check_embeddings, check_finite
+from ._backend_extras import device_of
+from .dask_support import materialize
 
 Array = Any
 
@@ -53,7 +54,7 @@ def _update(x: Array, labels: Array, mind: Array, k: int, xp: Any) -> Array:
     Sums are one-hot products per block of rows, ``x_blk^T @ onehot_blk`` (D x k), which
     stay on the device in O(rows * k) memory.
     """
-    device = aac.device(x)
+    device = device_of(x)
     n = x.shape[0]
     step = max(1, _BLOCK_ELEMENTS // max(1, k))
     classes = xp.arange(k, dtype=labels.dtype, device=device)
@@ -77,7 +78,7 @@ def _update(x: Array, labels: Array, mind: Array, k: int, xp: Any) -> Array:
 
 def _kmeans_plusplus(x: Array, x_sq: Array, k: int, gen: np.random.Generator, xp: Any) -> Array:
     """Greedy k-means++ (Arthur & Vassilvitskii 2007, with ``2 + log k`` local trials)."""
-    device = aac.device(x)
+    device = device_of(x)
     n = x.shape[0]
     trials = 2 + int(math.log(k)) if k > 1 else 1
     chosen = [int(gen.integers(n))]
@@ -201,9 +202,7 @@ class KMeans:
         self.rng = rng
 
     def __call__(self, x: Array, nmb_clusters: int) -> Array:
-        if aac.is_dask_array(x):
-            x = x.compute()
-        return kmeans(x, nmb_clusters, n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, rng=self.rng)
+        return kmeans(materialize(x), nmb_clusters, n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, rng=self.rng)
 
     def __repr__(self) -> str:
         return f"KMeans(n_init={self.n_init}, max_iter={self.max_iter}, tol={self.tol}, rng={self.rng!r})"

@@ -16,6 +16,15 @@ from typing import Any, Callable
 import numpy as np
 
 from .._array_api import follow, to_numpy
+from ._backend_extras import device_of
+
+__all__ = [
+    "LabelComparison",
+    "LabelInfo",
+    "compare",
+    "label_info",
+    "prepare_accuracy_labels",
+]
 
 Array = Any
 LabelComparison = Callable[[Array, Array], Array]
@@ -141,9 +150,7 @@ def _custom_counts(
     uq: np.ndarray, reference_labels: Array, fn: LabelComparison, xp: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """For each unique query label: how many references match it, and whether it matches itself."""
-    from array_api_compat import device as _device
-
-    device = _device(reference_labels)
+    device = device_of(reference_labels)
     u_dev = xp.asarray(uq, dtype=reference_labels.dtype, device=device)
     n_u, n_r = uq.shape[0], reference_labels.shape[0]
     step = max(1, _CMP_BLOCK_ELEMENTS // max(1, n_r))

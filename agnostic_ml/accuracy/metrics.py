@@ -43,9 +43,10 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-import array_api_compat as aac
-
 from .._array_api import index_dtype, namespace_and_device, to_numpy
+from ._backend_extras import device_of, has_float64
+from ._percentile import lerp, percentile_points
+from ._settings import check_fmr_values
 
 Array = Any
 
@@ -71,11 +72,7 @@ __all__ = [
 
 def _float_dtype(xp: Any, device: Any) -> Any:
     """float64 where the namespace and device support it, else float32."""
-    try:
-        dtypes = xp.__array_namespace_info__().dtypes(device=device, kind="real floating")
-        return xp.float64 if "float64" in dtypes else xp.float32
-    except Exception:  # pragma: no cover - namespaces without inspection
-        return xp.float64
+    return xp.float64 if has_float64(xp, device) else xp.float32
 
 
 def _setup(ranks: Array, n_rel: Array | None = None) -> tuple[Any, Any, Any, Array, Array]:
@@ -94,20 +91,20 @@ def _setup(ranks: Array, n_rel: Array | None = None) -> tuple[Any, Any, Any, Arr
 def _cut(k: int | Array | None, r: Array, xp: Any) -> Array:
     """Broadcastable cutoff: a Python int, None (no cutoff) or a per-query (n,) array."""
     if k is None:
-        return xp.asarray(RANK_NONE - 1, dtype=r.dtype, device=aac.device(r))
+        return xp.asarray(RANK_NONE - 1, dtype=r.dtype, device=device_of(r))
     if isinstance(k, int):
-        return xp.asarray(k, dtype=r.dtype, device=aac.device(r))
+        return xp.asarray(k, dtype=r.dtype, device=device_of(r))
     return xp.expand_dims(xp.astype(k, r.dtype), axis=1)
 
 
 def _first(r: Array, xp: Any) -> Array:
     if r.shape[1] == 0:
-        return xp.full((r.shape[0],), RANK_NONE, dtype=r.dtype, device=aac.device(r))
+        return xp.full((r.shape[0],), RANK_NONE, dtype=r.dtype, device=device_of(r))
     return r[:, 0]
 
 
 def _nan_where_empty(value: Array, n_rel: Array, xp: Any) -> Array:
-    nan = xp.asarray(math.nan, dtype=value.dtype, device=aac.device(value))
+    nan = xp.asarray(math.nan, dtype=value.dtype, device=device_of(value))
     return xp.where(n_rel > 0, value, nan)
 
 
@@ -301,19 +298,9 @@ def percentile(values: Array, q: Sequence[float]) -> list[float]:
     s = xp.sort(values, stable=False)
     out = []
     for qq in q:
-        pos = (float(qq) / 100.0) * (n - 1)
-        lo = int(math.floor(pos))
-        hi = min(lo + 1, n - 1)
-        a = float(to_numpy(s[lo]))
-        b = float(to_numpy(s[hi]))
-        out.append(lerp(a, b, pos - lo))
+        lo, hi, t = percentile_points(qq, n)
+        out.append(lerp(float(to_numpy(s[lo])), float(to_numpy(s[hi])), t))
     return out
-
-
-def lerp(a: float, b: float, t: float) -> float:
-    """NumPy's linear interpolation between two order statistics (``numpy.percentile``)."""
-    d = b - a
-    return b - d * (1.0 - t) if t >= 0.5 else a + d * t
 
 
 def fnmr_at_fmr(pos_dist: Array, neg_dist: Array, fmr_vals: Sequence[float] = (1.0,)) -> list[float]:
@@ -334,18 +321,13 @@ def fnmr_at_fmr(pos_dist: Array, neg_dist: Array, fmr_vals: Sequence[float] = (1
     [0.4, 0.2]
     """
     xp, _ = namespace_and_device(pos_dist, neg_dist)
-    _check_fmr(fmr_vals)
+    check_fmr_values(fmr_vals)
     if pos_dist.shape[0] == 0 or neg_dist.shape[0] == 0:
         return [math.nan] * len(fmr_vals)
     thresholds = percentile(neg_dist, fmr_vals)
     out = []
     for t in thresholds:
-        tt = xp.asarray(t, dtype=pos_dist.dtype, device=aac.device(pos_dist))
+        tt = xp.asarray(t, dtype=pos_dist.dtype, device=device_of(pos_dist))
         out.append(float(to_numpy(xp.sum(xp.astype(pos_dist >= tt, xp.int64)))) / pos_dist.shape[0])
     return out
 
-
-def _check_fmr(fmr_vals: Sequence[float]) -> None:
-    for v in fmr_vals:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v <= 100):
-            raise ValueError(f"fmr values are percentages in [0, 100], got {v!r}")

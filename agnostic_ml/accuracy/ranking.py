@@ -8,7 +8,7 @@ memory stays bounded by ``rows x R`` (never ``Q x R`` or ``Q x Q``), in one of t
     The top-``K`` neighbours of each block, with ``K`` the largest cutoff any requested
     metric needs in that block (``k``, the OML ``k`` values, and the block's largest ``R``
     for R-precision and MAP@R), through the exact blocked kNN
-    (:func:`agnostic_ml.accuracy.knn.block_topk`, reference tiles merged when needed).
+    (:func:`agnostic_ml.accuracy._search.block_topk`, reference tiles merged when needed).
 *all-ranks mode* (``RankPlan.all_ranks=True``: PML's default ``k=None`` for MAP / MRR)
     The rank of *every* relevant reference without a ``Q x R`` neighbour list: per block
     row, the relevant keys and the irrelevant keys are sorted (values only); the ``j``-th
@@ -27,15 +27,27 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import array_api_compat as aac
-import array_api_extra as xpx
 import numpy as np
 
 from .._array_api import from_host_indices, index_dtype, no_grad, sort_values, to_numpy
 from ..distances import BaseDistance
-from .knn import DEFAULT_MEMORY_BUDGET, _KNN_EXTRA_BYTES, block_topk, plan_blocks, self_mask
+from ._backend_extras import device_of, has_float64, searchsorted
+from ._blocks import DEFAULT_MEMORY_BUDGET, KNN_EXTRA_BYTES, itemsize, plan_blocks, self_mask
+from ._search import block_topk
 from .labels import LabelComparison, compare
 from .metrics import RANK_NONE
+
+__all__ = [
+    "BoundRelevance",
+    "ChunkContext",
+    "RankJob",
+    "RankOutput",
+    "RankPlan",
+    "Relevance",
+    "full_row_blocks",
+    "ranks_from_knn_indices",
+    "run_rank_job",
+]
 
 Array = Any
 MetricFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -158,10 +170,6 @@ def _rows_for(ctx: ChunkContext, n_q: int, k: int, bytes_per_elem: int) -> tuple
     )
 
 
-def _itemsize(x: Array, xp: Any) -> int:
-    return 8 if x.dtype == xp.float64 else 4
-
-
 def full_row_blocks(query: Array, offset: int, ctx: ChunkContext, rel: BoundRelevance, bytes_per_elem: int, xp: Any):
     """Yield ``(s, e, key, relevant, is_self)`` over query blocks against the whole reference.
 
@@ -169,7 +177,7 @@ def full_row_blocks(query: Array, offset: int, ctx: ChunkContext, rel: BoundRele
     own entry set to +inf; ``relevant`` excludes it; ``is_self`` is None without
     ``ref_includes_query``.
     """
-    device = aac.device(query)
+    device = device_of(query)
     n_q, n_r = query.shape[0], ctx.reference.shape[0]
     rows, _ = plan_blocks(
         n_q, n_r, 0, bytes_per_elem, block_size=ctx.block_size, memory_budget=ctx.memory_budget
@@ -188,13 +196,6 @@ def full_row_blocks(query: Array, offset: int, ctx: ChunkContext, rel: BoundRele
         yield s, e, key, relf, is_self
 
 
-def _has_float64(xp: Any, device: Any) -> bool:
-    try:
-        return "float64" in xp.__array_namespace_info__().dtypes(device=device, kind="real floating")
-    except Exception:  # pragma: no cover - namespaces without inspection
-        return True
-
-
 def _composite(key: Array, idx: Array, bits: int, xp: Any) -> Array:
     """Float64 values that order like ``(key, idx)`` for float32/float16 keys, exactly.
 
@@ -203,7 +204,7 @@ def _composite(key: Array, idx: Array, bits: int, xp: Any) -> Array:
     representable key, and the sum needs at most ``24 + bits <= 53`` significant bits, so
     float64 holds it exactly. +inf (masked entries) stays +inf.
     """
-    device = aac.device(key)
+    device = device_of(key)
     inf = xp.asarray(math.inf, dtype=key.dtype, device=device)
     finite = key < inf
     k = xp.where(finite, key, xp.zeros_like(key))
@@ -216,11 +217,11 @@ def _composite(key: Array, idx: Array, bits: int, xp: Any) -> Array:
 def _counts_below(key: Array, relf: Array, j: Array, xp: Any) -> tuple[Array, Array]:
     """For the ``j``-th smallest relevant key of each row: how many irrelevant keys are
     smaller (``lt``) and smaller or equal (``le``). Values-only sorts and ``searchsorted``."""
-    inf = xp.asarray(math.inf, dtype=key.dtype, device=aac.device(key))
+    inf = xp.asarray(math.inf, dtype=key.dtype, device=device_of(key))
     rel_sorted = xp.take(sort_values(xp.where(relf, key, inf), axis=1, xp=xp), j - 1, axis=1)
     irr_sorted = sort_values(xp.where(relf, inf, key), axis=1, xp=xp)
-    lt = xpx.searchsorted(irr_sorted, rel_sorted, side="left", xp=xp)
-    le = xpx.searchsorted(irr_sorted, rel_sorted, side="right", xp=xp)
+    lt = searchsorted(irr_sorted, rel_sorted, side="left", xp=xp)
+    le = searchsorted(irr_sorted, rel_sorted, side="right", xp=xp)
     return lt, le
 
 
@@ -235,7 +236,7 @@ def _ranks_all(key: Array, relf: Array, n_rel_blk: np.ndarray, xp: Any, state: d
     frequent once the reference is large: when most rows of a block tie, the next blocks use
     the composites directly) and with a stable argsort for float64 distances.
     """
-    device = aac.device(key)
+    device = device_of(key)
     rows, n_ref = key.shape
     m = max(1, min(int(n_rel_blk.max(initial=0)), n_ref))
     idt = index_dtype(xp, device)
@@ -243,7 +244,7 @@ def _ranks_all(key: Array, relf: Array, n_rel_blk: np.ndarray, xp: Any, state: d
     nr = xp.asarray(n_rel_blk, dtype=idt, device=device)
     valid = xp.expand_dims(j, axis=0) <= xp.expand_dims(nr, axis=1)
     bits = max(1, int(n_ref).bit_length())
-    can_compose = key.dtype != xp.float64 and bits <= 29 and _has_float64(xp, device)
+    can_compose = key.dtype != xp.float64 and bits <= 29 and has_float64(xp, device)
     cols = xp.expand_dims(xp.arange(n_ref, dtype=idt, device=device), axis=0)
     if can_compose and state.get("compose_all"):
         lt, _ = _counts_below(_composite(key, cols, bits, xp), relf, j, xp)  # composites never tie
@@ -275,7 +276,7 @@ def _host_ranks(relevant: Array) -> np.ndarray:
 
 def run_rank_job(query: Array, offset: int, ctx: ChunkContext, job: RankJob, xp: Any) -> RankOutput:
     """Per-query metric values for queries ``[offset, offset + len(query))``."""
-    device = aac.device(query)
+    device = device_of(query)
     n_q = query.shape[0]
     plan = job.plan
     n_rel = ctx.n_rel[offset : offset + n_q]
@@ -283,7 +284,7 @@ def run_rank_job(query: Array, offset: int, ctx: ChunkContext, job: RankJob, xp:
     values = {name: np.full(n_q, math.nan) for name in job.metrics}
     knn_v, knn_i = [], []
     avail = ctx.available
-    item = _itemsize(query, xp)
+    item = itemsize(query, xp)
 
     def record(s: int, ranks: np.ndarray) -> None:
         nr = n_rel[s : s + ranks.shape[0]]
@@ -296,8 +297,8 @@ def run_rank_job(query: Array, offset: int, ctx: ChunkContext, job: RankJob, xp:
             for s, e, key, relf, _ in full_row_blocks(query, offset, ctx, rel, 6 * item + 48, xp):
                 record(s, _ranks_all(key, relf, n_rel[s:e], xp, state))
         else:
-            k_plan = min(avail, max(plan.cutoff, ctx_max(n_rel) if plan.need_r else 0, plan.keep_knn, 1))
-            rows, tile = _rows_for(ctx, n_q, k_plan, 2 * item + _KNN_EXTRA_BYTES + 8)
+            k_plan = min(avail, max(plan.cutoff, _max_rel(n_rel) if plan.need_r else 0, plan.keep_knn, 1))
+            rows, tile = _rows_for(ctx, n_q, k_plan, 2 * item + KNN_EXTRA_BYTES + 8)
             if plan.all_ranks:
                 k_plan = avail
             for s in range(0, n_q, rows):
@@ -321,7 +322,7 @@ def run_rank_job(query: Array, offset: int, ctx: ChunkContext, job: RankJob, xp:
     return out
 
 
-def ctx_max(n_rel: np.ndarray) -> int:
+def _max_rel(n_rel: np.ndarray) -> int:
     return int(n_rel.max(initial=0))
 
 
