@@ -49,6 +49,7 @@ __all__ = [
     "BACKEND_NAMES",
     "CPU_BACKEND_NAMES",
     "GPU_BACKEND_NAMES",
+    "KIT_DEFAULT_BACKEND_NAMES",
     "Backend",
     "BackendUnavailable",
     "available_backends",
@@ -70,6 +71,12 @@ BACKEND_NAMES: tuple[str, ...] = (
 CPU_BACKEND_NAMES: tuple[str, ...] = ("numpy", "torch", "array_api_strict", "array_api_strict_strictest")
 #: Backends that need a CUDA GPU.
 GPU_BACKEND_NAMES: tuple[str, ...] = ("torch_cuda", "cupy")
+#: What :func:`~agnostic_ml.testing.property_test_miner` and ``agnostic-ml check-miner``
+#: run a miner on when no backend is named: every library in its default mode. The
+#: strictest array-api-strict mode is left out because it also forbids what the standard
+#: makes optional (data-dependent shapes such as ``xp.nonzero``, boolean indexing), which
+#: most miners written against the standard use; name it to opt in (our own suite does).
+KIT_DEFAULT_BACKEND_NAMES: tuple[str, ...] = ("numpy", "torch", "array_api_strict", "torch_cuda", "cupy")
 
 
 class BackendUnavailable(RuntimeError):
