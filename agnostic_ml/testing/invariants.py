@@ -212,6 +212,7 @@ def check_miner_output(
                 f"output {name} has {bad.size} index(es) out of range [0, {size}) of {what}: "
                 f"at positions {_fmt(bad)}, values {_fmt(h[bad])}",
                 rule="range",
+                tuples=[_tuple_at(host, k, i, "neg" if name in ("a2", "n") else "pos") for i in bad[:_MAX_SHOWN]],
             )
 
     groups = [(host[0], host[1], host[2])] if k == 3 else [(host[0], host[1], None), (host[2], None, host[3])]
@@ -405,10 +406,10 @@ def _check_condition(condition: Callable[..., Any], mat: np.ndarray, host: tuple
             i = int(bad[0])
             if k == 3:
                 ta, tp, tn = (int(h[i]) for h in host)
-                detail = f"(a={ta}, p={tp}, n={tn}) with mat[a, p]={mat[ta, tp]!r}, mat[a, n]={mat[ta, tn]!r}"
+                detail = f"(a={ta}, p={tp}, n={tn}) with mat[a, p]={mat[ta, tp]!s}, mat[a, n]={mat[ta, tn]!s}"
             else:
                 ta, to = int(a[i]), int(other[i])
-                detail = f"({ta}, {to}) with mat={mat[ta, to]!r}"
+                detail = f"({ta}, {to}) with mat={mat[ta, to]!s}"
             if k == 3:
                 offending = [_tuple_at(host, 3, j) for j in bad[:_MAX_SHOWN]]
             else:
