@@ -55,7 +55,14 @@ def _factory(spec: str, params: dict[str, Any]) -> tuple[Any, str]:
 
 def run(args: argparse.Namespace) -> int:
     from ..testing.backends import BackendUnavailable, parse_backend_names
-    from ..testing.property_test import MinerPropertyError, property_test_miner
+
+    try:
+        from ..testing.property_test import MinerPropertyError, property_test_miner
+    except ModuleNotFoundError as exc:
+        if exc.name != "hypothesis":
+            raise
+        raise CLIError("check-miner draws its batches with hypothesis, which is not installed: "
+                       "pip install 'agnostic-ml[testing]'") from None
 
     params = parse_params(args.param)
     factory, label = _factory(args.miner, params)

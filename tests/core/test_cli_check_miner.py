@@ -201,3 +201,22 @@ def test_the_users_file_can_import_its_neighbours(capsys, tmp_path):
                                    "--examples", "5"])
     assert code == 0, (out, err)
     sys.modules.pop("helpers_for_miner", None)
+
+
+def test_without_hypothesis_the_command_says_what_to_install(tmp_path):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys\n"
+        "sys.modules['hypothesis'] = None\n"  # as if it were not installed
+        "from agnostic_ml.cli import main\n"
+        "sys.exit(main(['check-miner', 'BatchHardMiner']))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip() == ("agnostic-ml check-miner: error: check-miner draws its batches with hypothesis, "
+                                  "which is not installed: pip install 'agnostic-ml[testing]'")
