@@ -29,6 +29,7 @@ This module imports ``hypothesis`` (the ``test`` extra).
 
 from __future__ import annotations
 
+import inspect
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -238,8 +239,11 @@ def property_test_miner(
         Require triplets or pairs.
     same_on_every_backend : bool, default True
         Check that every backend returns the same tuples as the first (as multisets).
-        Turn off for a miner whose tie-breaking depends on last-bit rounding that
-        differs between libraries.
+        Where the two backends' distance matrices (``miner.distance``) differ by rounding,
+        a difference is forgiven (a tie that one library breaks in the last bit) and
+        counted in ``report.rounding_differences``; on identical matrices, or on matrices
+        that differ beyond rounding, it fails. Turn it off for a miner that computes its
+        distances in its own way.
     max_examples : int, default 100
         Batches hypothesis draws (each is run on every backend).
     seed : int or None, default 0
@@ -284,6 +288,8 @@ def property_test_miner(
             raise ValueError(f"{arg} must be a positive int, got {value!r}")
     if selection_rule is not None and not callable(selection_rule):
         raise TypeError(f"selection_rule must be callable, got {type(selection_rule).__name__}")
+    if expected_kind not in (None, "triplets", "pairs", 3, 4):
+        raise ValueError(f"expected_kind must be 'triplets', 'pairs', 3, 4 or None, got {expected_kind!r}")
     make = miner_maker(miner)
     probe = make()
     is_random = hasattr(probe, "rng") if random is None else bool(random)
@@ -297,7 +303,7 @@ def property_test_miner(
         checks.append("backends")
     checks.append("errors")
     report = MinerPropertyReport(
-        miner=name or _label(miner, probe), backends=[b.name for b in chosen], unavailable=unavailable,
+        miner=name or _label(probe), backends=[b.name for b in chosen], unavailable=unavailable,
         random=is_random, allow_duplicates=dup, checks=tuple(checks),
     )
     runner = _Runner(make, chosen, report, selection_rule=selection_rule, rng_seed=rng_seed, calls=calls,
@@ -338,12 +344,12 @@ def property_test_miner(
     return report
 
 
-def _label(miner: Any, probe: Any) -> str:
-    """The built miner's repr when it reads like a constructor call, else its class name."""
-    rep = repr(probe)
-    if rep.startswith(f"{type(probe).__name__}(") and len(rep) <= 100:
-        return rep
-    if isinstance(probe, type) or not hasattr(probe, "__class__") or callable(probe) and not hasattr(probe, "mine"):
+def _label(probe: Any) -> str:
+    """The built miner's repr when it reads like a constructor call, else its class (or function) name."""
+    text = repr(probe)
+    if text.startswith(f"{type(probe).__name__}(") and len(text) <= 100:
+        return text
+    if inspect.isfunction(probe) or inspect.ismethod(probe):
         return miner_name(probe)
     return type(probe).__name__
 
