@@ -20,16 +20,16 @@ import numpy as np
 
 from agnostic_ml.testing.backends import (
     BACKEND_NAMES,
-    CPU_BACKENDS,
+    CPU_BACKEND_NAMES,
     Backend,
     BackendUnavailable,
-    make_backend,
+    load_backend,
 )
 from agnostic_ml.testing.plugin import assert_array, backend_or_skip, required_backends
 
 __all__ = [
     "BACKEND_NAMES",
-    "CPU_BACKENDS",
+    "CPU_BACKEND_NAMES",
     "Backend",
     "assert_array",
     "backend_or_skip",
@@ -67,9 +67,9 @@ def cpu_backends() -> list[Backend]:
     """
     required = required_backends()
     out = []
-    for name in CPU_BACKENDS:
+    for name in CPU_BACKEND_NAMES:
         try:
-            out.append(make_backend(name))
+            out.append(load_backend(name))
         except BackendUnavailable:
             if name in required:
                 raise

@@ -35,7 +35,7 @@ def plain_env(monkeypatch):
 
 @pytest.fixture(scope="module")
 def available():
-    return available_backends()
+    return [b.name for b in available_backends()]
 
 
 def test_runs_once_per_backend_and_skips_the_absent_visibly(pytester, plain_env, available):

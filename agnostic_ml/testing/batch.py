@@ -61,7 +61,13 @@ class MinerBatch:
 
     def to_numpy(self) -> MinerBatch:
         """The same batch as NumPy arrays (dtypes kept)."""
-        conv = (lambda a: None if a is None else np.asarray(to_numpy(a)))
+        def conv(a: Any) -> np.ndarray | None:
+            if a is None:
+                return None
+            if isinstance(a, (list, tuple, np.ndarray, np.generic)):  # host data
+                return np.asarray(a)
+            return np.asarray(to_numpy(a))
+
         return MinerBatch(conv(self.embeddings), conv(self.labels), conv(self.ref_emb), conv(self.ref_labels))
 
     def to(self, xp: Any, device: Any = None) -> MinerBatch:

@@ -43,7 +43,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from .backends import BACKEND_NAMES, Backend, BackendUnavailable, make_backend
+from .backends import BACKEND_NAMES, Backend, BackendUnavailable, load_backend
 
 __all__ = ["ENV_VAR", "assert_array", "backend_or_skip", "required_backends"]
 
@@ -69,7 +69,7 @@ def backend_or_skip(name: str) -> Backend:
     When ``name`` is in ``AGNOSTIC_ML_TEST_BACKENDS`` the test fails instead of skipping.
     """
     try:
-        return make_backend(name)
+        return load_backend(name)
     except BackendUnavailable as exc:
         if name in required_backends():
             pytest.fail(f"backend {name!r} is required by {ENV_VAR} but unavailable: {exc.reason}", pytrace=False)

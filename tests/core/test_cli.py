@@ -465,7 +465,9 @@ def test_bench_runs_the_script_with_its_arguments(tmp_path, capsys, monkeypatch)
 
 
 def test_bench_outside_a_source_checkout_says_so(capsys, monkeypatch):
-    monkeypatch.setattr(cli, "find_benchmarks_dir", lambda: None)
+    from agnostic_ml.cli import bench as bench_command
+
+    monkeypatch.setattr(bench_command, "find_benchmarks_dir", lambda: None)
     _assert_error(capsys, ["bench", "distances"], "source checkout")
     code, _, err = _run(capsys, ["bench", "nope"])
     assert code == 2 and "invalid choice" in err
