@@ -47,6 +47,8 @@ class PerAnchorReducer(BaseReducer):
         Default :class:`MeanReducer`.
     aggregation_func : callable ``(sums, counts) -> values``, optional
 
+    Examples
+    --------
     >>> import numpy as np
     >>> d = {"l": {"losses": np.asarray([1.0, 3.0, 4.0]), "indices": (np.asarray([0, 0, 1]), np.asarray([5, 6, 7])),
     ...            "reduction_type": "pos_pair"}}
