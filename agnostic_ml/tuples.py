@@ -589,6 +589,14 @@ def remove_self_comparisons(
     ``s == e`` as a wrap-around). Here the position is looked up in ``curr_batch_idx``
     (sort + ``searchsorted``), which is exact for any slot layout; ``ref_size`` is only
     kept for PML compatibility.
+
+    Examples
+    --------
+    Batch rows 0 and 1 were written at slots 4 and 5 of a 6-slot memory:
+
+    >>> t = ([0, 0, 1], [4, 5, 5], [2, 3, 1])
+    >>> [x.tolist() for x in remove_self_comparisons(tuple(np.asarray(x) for x in t), [4, 5], 6)]
+    [[0], [5], [3]]
     """
     xp, device = _namespace(like, *_arrays_of(indices_tuple), curr_batch_idx)
     tup = _check_tuple(indices_tuple, xp, device)
@@ -616,16 +624,34 @@ def _anchors_of(tup: tuple[Array, ...], xp: Any) -> Array:
 
 
 def get_anchors(indices_tuple: tuple[Array, ...]) -> Array:
-    """The anchors of a tuple: ``a`` of triplets, ``concat(a1, a2)`` of pairs."""
+    """The anchors of a tuple: ``a`` of triplets, ``concat(a1, a2)`` of pairs.
+
+    Examples
+    --------
+    >>> get_anchors((np.asarray([0, 1]), np.asarray([1, 0]), np.asarray([2]), np.asarray([3]))).tolist()
+    [0, 1, 2]
+    """
     xp, device = _namespace(None, *_arrays_of(indices_tuple))
     return _anchors_of(_check_tuple(indices_tuple, xp, device), xp)
 
 
 def pos_pairs_from_tuple(indices_tuple: tuple[Array, ...]) -> tuple[Array, ...]:
-    """``indices_tuple[:2]``: the positive pairs ``(a1, p)`` of pairs, ``(a, p)`` of triplets."""
+    """``indices_tuple[:2]``: the positive pairs ``(a1, p)`` of pairs, ``(a, p)`` of triplets.
+
+    Examples
+    --------
+    >>> pos_pairs_from_tuple(([0], [1], [2]))
+    ([0], [1])
+    """
     return tuple(indices_tuple[:2])
 
 
 def neg_pairs_from_tuple(indices_tuple: tuple[Array, ...]) -> tuple[Array, ...]:
-    """``indices_tuple[2:]``: the negative pairs ``(a2, n)`` of pairs (PML's slice)."""
+    """``indices_tuple[2:]``: the negative pairs ``(a2, n)`` of pairs (PML's slice).
+
+    Examples
+    --------
+    >>> neg_pairs_from_tuple(([0], [1], [0, 1], [2, 2]))
+    ([0, 1], [2, 2])
+    """
     return tuple(indices_tuple[2:])

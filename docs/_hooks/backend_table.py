@@ -25,13 +25,13 @@ RECORD_ENV = "AGNOSTIC_ML_BACKEND_RECORD"  # os.pathsep-separated list of record
 # (component, API page relative to docs/, regex matched against the test file's path).
 # A test file feeds the first component whose pattern matches it.
 COMPONENTS: list[tuple[str, str | None, str]] = [
-    ("Distances (`agnostic_ml.distances`)", "api/distances.md", r"test_distance"),
-    ("Tuple utilities (`agnostic_ml.tuples`)", "api/tuples.md", r"test_tuples"),
-    ("Miners (`agnostic_ml.miners`)", "api/miners.md", r"miners"),
-    ("Reducers (`agnostic_ml.reducers`)", "api/reducers.md", r"test_reducer"),
-    ("Accuracy (`agnostic_ml.accuracy`)", "api/accuracy.md", r"test_accuracy|test_knn|test_kmeans"),
-    ("Testing kit (`agnostic_ml.testing`)", "api/testing.md", r"test_testing|test_check_|test_plugin"),
-    ("Command line (`agnostic-ml`)", "cli.md", r"test_cli"),
+    ("Distances", "api/distances.md", r"test_distance"),
+    ("Tuple utilities", "api/tuples.md", r"test_tuples"),
+    ("Miners", "api/miners.md", r"miners"),
+    ("Reducers", "api/reducers.md", r"test_reducer"),
+    ("Accuracy", "api/accuracy.md", r"test_accuracy|test_knn|test_kmeans"),
+    ("Testing kit", "api/testing.md", r"test_testing|test_check_|test_plugin"),
+    ("Command line", "cli.md", r"test_cli"),
 ]
 
 # Column order and titles; backends the record names that are not listed here get a column too.
@@ -41,7 +41,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("torch", "torch CPU"),
     ("torch_cuda", "torch CUDA"),
     ("array_api_strict", "array-api-strict"),
-    ("array_api_strict_strictest", "array-api-strict (strictest, `device1`)"),
+    ("array_api_strict_strictest", "array-api-strict (strictest)"),
     ("dask", "Dask"),
 ]
 GPU_BACKENDS = {"cupy", "torch_cuda"}
@@ -59,8 +59,8 @@ class Cell:
         if self.failed:
             return f"**failed** ({self.failed} of {self.passed + self.failed})"
         if self.passed:
-            extra = f"; {self.skipped} skipped" if self.skipped else ""
-            return f"tested ({self.passed} passed{extra})"
+            extra = f"<br>{self.skipped} skipped" if self.skipped else ""
+            return f"tested ({self.passed}){extra}"
         if self.skipped:
             if backend in GPU_BACKENDS:
                 return "skipped (no GPU)"

@@ -214,12 +214,12 @@ def render_summary(data: tuple[list[Row], str, Ours] | None = None) -> str:
     by_mod: dict[str, list[Row]] = {}
     for r in rs:
         by_mod.setdefault(r.pml_module, []).append(r)
-    lines = ["| PML module | names | here | not yet |", "|---|---:|---:|---|"]
+    lines = ["| PML module (`pytorch_metric_learning.`...) | names | here | not yet |", "|---|---:|---:|---|"]
     for m, group in by_mod.items():
         here = [r for r in group if r.status in ("same name", "renamed")]
         missing = [r for r in group if r.status != "same name" and r.status != "renamed"]
         miss = "all" if len(missing) == len(group) and len(group) > 3 else ", ".join(f"`{r.name}`" for r in missing) or "—"
-        lines.append(f"| `pytorch_metric_learning.{m}` | {len(group)} | {len(here)} | {miss} |")
+        lines.append(f"| `{m}` | {len(group)} | {len(here)} | {miss} |")
     total = len(rs)
     here = sum(r.status in ("same name", "renamed") for r in rs)
     lines.append("")
@@ -236,7 +236,7 @@ def render_table(data: tuple[list[Row], str, Ours] | None = None) -> str:
     for r in rs:
         if r.pml_module != current:
             current = r.pml_module
-            lines += ["", f"#### `pytorch_metric_learning.{current}`", "", "| PML name | here | where | note |", "|---|---|---|---|"]
+            lines += ["", f"#### `{current}`", "", f"`pytorch_metric_learning.{current}`:", "", "| PML name | here | where | note |", "|---|---|---|---|"]
         where = "<br>".join(f"`{w}`" for w in r.where) or "—"
         lines.append(f"| `{r.name}` | {_status_cell(r)} | {where} | {r.note} |")
     return "\n".join(lines).lstrip("\n") + "\n"
