@@ -161,6 +161,8 @@ def get_matches_and_diffs(labels: Any, ref_labels: Any = None, *, like: Any = No
     (``ref_labels`` is None or *is* ``labels``), PML's self-pair rule. PML returns uint8;
     we return booleans.
 
+    Examples
+    --------
     >>> m, d = get_matches_and_diffs([0, 0, 1])
     >>> m.astype(int).tolist(), d.astype(int).tolist()
     ([[0, 1, 0], [1, 0, 0], [0, 0, 0]], [[0, 0, 1], [0, 0, 1], [1, 1, 0]])
@@ -184,6 +186,8 @@ def get_all_pairs_indices(labels: Any, ref_labels: Any = None, *, like: Any = No
     when there is no separate reference set) and ``(a2[k], n[k])`` the pairs with
     different labels. O(B*R) memory.
 
+    Examples
+    --------
     >>> [x.tolist() for x in get_all_pairs_indices([0, 0, 1])]
     [[0, 1], [1, 0], [0, 1, 2, 2], [2, 2, 0, 1]]
     """
@@ -209,6 +213,8 @@ def get_all_triplets_indices(labels: Any, ref_labels: Any = None, *, like: Any =
     each positive pair ``N_a`` times plus an offset ``arange`` into the anchor's negatives.
     Peak memory is O(B*R + output).
 
+    Examples
+    --------
     >>> [x.tolist() for x in get_all_triplets_indices([0, 0, 1])]
     [[0, 1], [1, 0], [2, 2]]
     """
@@ -303,6 +309,8 @@ def get_random_triplet_indices(
     weighted negatives are an inverse-CDF draw on each anchor's cumulative weights (a
     vectorised binary search; a zero-weight negative can never be drawn).
 
+    Examples
+    --------
     >>> a, p, n = get_random_triplet_indices([0, 0, 1, 1], rng=0)
     >>> len(a), all(a != p)
     (8, True)
@@ -404,6 +412,8 @@ def convert_to_pairs(
     None gives all pairs (:func:`get_all_pairs_indices`); pairs pass through; triplets
     ``(a, p, n)`` become ``(a, p, a, n)`` (which can repeat a pair, as in PML).
 
+    Examples
+    --------
     >>> [x.tolist() for x in convert_to_pairs(([0], [1], [2]), [0, 0, 1])]
     [[0], [1], [0], [2]]
     """
@@ -440,6 +450,8 @@ def convert_to_triplets(
     matrix); here negative pairs are sorted by anchor once and each positive pair's block
     is found with ``searchsorted``: O((P + N) log N + output).
 
+    Examples
+    --------
     >>> [x.tolist() for x in convert_to_triplets(([0, 1], [1, 0], [0, 0], [2, 3]), [0, 0, 1, 2])]
     [[0, 0], [1, 1], [2, 3]]
     """
@@ -483,6 +495,8 @@ def convert_to_weights(
     Counting is a sort and two ``searchsorted`` calls (fixed shapes, no bincount needed).
     Indices outside ``[0, len(labels))`` raise ``ValueError`` (PML raises IndexError).
 
+    Examples
+    --------
     >>> convert_to_weights(([0, 0], [1, 1], [2, 3]), [0, 0, 1, 1, 2]).tolist()
     [1.0, 1.0, 0.5, 0.5, 0.0]
     """
@@ -524,6 +538,8 @@ def logsumexp(x: Array, keep_mask: Array | None = None, add_one: bool = True, di
     ``m + log(sum(exp(x - m)))`` with ``m`` the maximum; differentiable on torch, and the
     gradient of a row with nothing kept is 0 (not NaN).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> logsumexp(np.zeros((1, 2)), np.asarray([[True, False]])).round(4).tolist()
     [[0.6931]]
@@ -573,6 +589,14 @@ def remove_self_comparisons(
     ``s == e`` as a wrap-around). Here the position is looked up in ``curr_batch_idx``
     (sort + ``searchsorted``), which is exact for any slot layout; ``ref_size`` is only
     kept for PML compatibility.
+
+    Examples
+    --------
+    Batch rows 0 and 1 were written at slots 4 and 5 of a 6-slot memory:
+
+    >>> t = ([0, 0, 1], [4, 5, 5], [2, 3, 1])
+    >>> [x.tolist() for x in remove_self_comparisons(tuple(np.asarray(x) for x in t), [4, 5], 6)]
+    [[0], [5], [3]]
     """
     xp, device = _namespace(like, *_arrays_of(indices_tuple), curr_batch_idx)
     tup = _check_tuple(indices_tuple, xp, device)
@@ -600,16 +624,34 @@ def _anchors_of(tup: tuple[Array, ...], xp: Any) -> Array:
 
 
 def get_anchors(indices_tuple: tuple[Array, ...]) -> Array:
-    """The anchors of a tuple: ``a`` of triplets, ``concat(a1, a2)`` of pairs."""
+    """The anchors of a tuple: ``a`` of triplets, ``concat(a1, a2)`` of pairs.
+
+    Examples
+    --------
+    >>> get_anchors((np.asarray([0, 1]), np.asarray([1, 0]), np.asarray([2]), np.asarray([3]))).tolist()
+    [0, 1, 2]
+    """
     xp, device = _namespace(None, *_arrays_of(indices_tuple))
     return _anchors_of(_check_tuple(indices_tuple, xp, device), xp)
 
 
 def pos_pairs_from_tuple(indices_tuple: tuple[Array, ...]) -> tuple[Array, ...]:
-    """``indices_tuple[:2]``: the positive pairs ``(a1, p)`` of pairs, ``(a, p)`` of triplets."""
+    """``indices_tuple[:2]``: the positive pairs ``(a1, p)`` of pairs, ``(a, p)`` of triplets.
+
+    Examples
+    --------
+    >>> pos_pairs_from_tuple(([0], [1], [2]))
+    ([0], [1])
+    """
     return tuple(indices_tuple[:2])
 
 
 def neg_pairs_from_tuple(indices_tuple: tuple[Array, ...]) -> tuple[Array, ...]:
-    """``indices_tuple[2:]``: the negative pairs ``(a2, n)`` of pairs (PML's slice)."""
+    """``indices_tuple[2:]``: the negative pairs ``(a2, n)`` of pairs (PML's slice).
+
+    Examples
+    --------
+    >>> neg_pairs_from_tuple(([0], [1], [0, 1], [2, 2]))
+    ([0, 1], [2, 2])
+    """
     return tuple(indices_tuple[2:])

@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.sizes, args.dims, args.target, args.max_repeats = [256, 512], [64], 0.05, 5
     result = run(args)
+    result["argv"] = list(sys.argv[1:] if argv is None else argv)  # so that plots can quote the command
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

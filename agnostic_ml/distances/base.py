@@ -40,6 +40,8 @@ class BaseDistance(Component):
         When True, each call stores a :class:`DistanceStats` in ``self.stats`` (this costs
         a host sync; it is off by default).
 
+    Notes
+    -----
     Calling ``dist(query_emb, ref_emb=None)`` returns the ``(len(query), len(ref))``
     matrix in the embeddings' namespace, device and dtype. float16/bfloat16 inputs are
     computed in float32 and cast back.

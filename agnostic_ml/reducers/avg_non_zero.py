@@ -8,6 +8,8 @@ from .threshold import ThresholdReducer
 class AvgNonZeroReducer(ThresholdReducer):
     """Mean of the losses ``> 0`` (strict): ``ThresholdReducer(low=0)``, as in PML.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> AvgNonZeroReducer()({"l": {"losses": np.asarray([0.0, 1.0, 2.0]), "indices": np.arange(3),
     ...                            "reduction_type": "element"}}, np.zeros((3, 2)), None).item()

@@ -24,6 +24,8 @@ class ClassWeightedReducer(BaseReducer):
     ----------
     weights : array-like of shape (num_classes,)
 
+    Examples
+    --------
     >>> import numpy as np
     >>> r = ClassWeightedReducer([1.0, 3.0])
     >>> r({"l": {"losses": np.asarray([1.0, 1.0]), "indices": np.asarray([0, 1]),

@@ -20,6 +20,8 @@ class DivisorReducer(BaseReducer):
     summed in float32 and the result cast back (PML sums in float16 and retries in float32
     only if that gave NaN). Records ``divisor`` when ``collect_stats``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> DivisorReducer()({"l": {"losses": np.asarray([1.0, 3.0]), "indices": np.arange(2),
     ...                         "reduction_type": "element", "divisor": 4}}, np.zeros((2, 2)), None).item()

@@ -16,6 +16,8 @@ class MeanReducer(BaseReducer):
     An empty ``losses`` array gives the graph-keeping zero (PML's ``torch.mean`` of an
     empty tensor gives NaN).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> MeanReducer()({"l": {"losses": np.asarray([1.0, 3.0]), "indices": np.asarray([0, 1]),
     ...                      "reduction_type": "element"}}, np.zeros((2, 2)), None).item()

@@ -20,6 +20,8 @@ class MultipleReducers(BaseReducer):
     sum is computed without in-place writes (PML assigns into a preallocated tensor). An
     empty loss dict gives the graph-keeping zero.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.reducers import SumReducer
     >>> d = {"a": {"losses": np.asarray([1.0, 3.0]), "indices": np.arange(2), "reduction_type": "element"},

@@ -12,7 +12,14 @@ Array = Any
 
 
 def mean_over_present(sums: Array, counts: Array) -> Array:
-    """PML's default aggregation: ``sums / counts`` per anchor, 0 for anchors without tuples."""
+    """PML's default aggregation: ``sums / counts`` per anchor, 0 for anchors without tuples.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mean_over_present(np.asarray([3.0, 0.0, 4.0]), np.asarray([2.0, 0.0, 1.0])).tolist()
+    [1.5, 0.0, 4.0]
+    """
     xp, _ = namespace_and_device(sums)
     present = counts > 0
     return xp.where(present, sums / xp.where(present, counts, xp.ones_like(counts)), xp.zeros_like(sums))
@@ -47,6 +54,8 @@ class PerAnchorReducer(BaseReducer):
         Default :class:`MeanReducer`.
     aggregation_func : callable ``(sums, counts) -> values``, optional
 
+    Examples
+    --------
     >>> import numpy as np
     >>> d = {"l": {"losses": np.asarray([1.0, 3.0, 4.0]), "indices": (np.asarray([0, 0, 1]), np.asarray([5, 6, 7])),
     ...            "reduction_type": "pos_pair"}}

@@ -13,6 +13,8 @@ Array = Any
 class SumReducer(BaseReducer):
     """``sum(losses)`` for every reduction type (PML's ``SumReducer``).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> SumReducer()({"l": {"losses": np.asarray([1.0, 3.0]), "indices": (np.asarray([0, 1]), np.asarray([1, 0])),
     ...                     "reduction_type": "pos_pair"}}, np.zeros((2, 2)), None).item()

@@ -27,6 +27,8 @@ class ThresholdReducer(BaseReducer):
         above ``low``). PML declares ``num_below_high`` but writes ``num_above_high`` (a
         bug); here the declared name is used.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> r = ThresholdReducer(low=0.5, high=3)
     >>> r({"l": {"losses": np.asarray([0.2, 1.0, 2.0, 5.0]), "indices": np.arange(4),
