@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 import array_api_compat as aac
 import array_api_extra as xpx
+from ._typing import Array, Namespace
 
 __all__ = [
     "namespace_and_device",
@@ -42,9 +43,6 @@ __all__ = [
     "requires_grad",
     "no_grad",
 ]
-
-Array = Any
-Namespace = Any
 
 
 def is_host_data(x: Any) -> bool:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._array_api import follow, index_dtype, namespace_and_device, same_device, to_numpy
-
-Array = Any
+from ._typing import Array
 
 
 def check_embeddings(x: Any, name: str = "embeddings", *, xp: Any = None) -> None:

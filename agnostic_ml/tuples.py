@@ -44,6 +44,7 @@ from ._array_api import (
     take_nonneg,
     to_numpy,
 )
+from ._typing import Array
 
 __all__ = [
     "get_matches_and_diffs",
@@ -59,8 +60,6 @@ __all__ = [
     "neg_pairs_from_tuple",
     "get_anchors",
 ]
-
-Array = Any
 
 #: Number of triplets built per block of anchors in :func:`get_all_triplets_indices`
 #: (at least one anchor per block). Bounds the intermediates to about five int64 arrays of

@@ -9,8 +9,7 @@ from typing import Any
 from .._component import Component
 from .._array_api import floating_work_dtype, namespace_and_device, same_device, to_numpy
 from .._checks import check_embeddings
-
-Array = Any
+from .._typing import Array
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .._component import Component, next_getattr
+from .._typing import Array
 from .base import BaseDistance
-
-Array = Any
 
 
 class BatchedDistance(Component):

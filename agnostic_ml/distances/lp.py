@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import euclidean_matrix, namespace_and_device
+from .._typing import Array
 from .base import BaseDistance, safe_root, safe_sqrt
-
-Array = Any
 
 # Elements of the (block, R, D) difference tensor allowed at once for p != 2.
 _BLOCK_ELEMENTS = 1 << 22

@@ -25,9 +25,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._array_api import index_dtype, namespace_and_device, take_rows, to_numpy
+from .._typing import Array
 from ..distances import BaseDistance, LpDistance
-
-Array = Any
 
 
 def oml_distance() -> LpDistance:

@@ -13,8 +13,7 @@ import numbers
 from typing import Any
 
 from .._array_api import eye_mask, index_dtype, namespace_and_device, nonzero, nonzero_2d
-
-Array = Any
+from .._typing import Array
 
 
 def distance_matrix(distance: Any, embeddings: Array, ref_emb: Array) -> Array:

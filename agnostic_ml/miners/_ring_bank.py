@@ -10,9 +10,8 @@ import numpy as np
 from .._array_api import namespace_and_device, no_grad, same_device, to_numpy
 from .._component import Component
 from .._checks import prepare_batch
+from .._typing import Array
 from ._oml import IndexedTriplets, refuse_ref_args
-
-Array = Any
 
 
 class RingBank(Component):

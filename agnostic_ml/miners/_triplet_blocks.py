@@ -64,8 +64,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .._array_api import eye_mask, index_dtype, nonzero, repeat, take_nonneg, to_numpy
-
-Array = Any
+from .._typing import Array
 
 #: Elements of one anchor block's ``(B, R)`` temporaries (key, order, masks).
 BLOCK_ELEMENTS = 1 << 21

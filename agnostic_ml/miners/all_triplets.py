@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._array_api import from_host_indices, index_dtype, namespace_and_device
+from .._typing import Array
 from ..tuples import get_all_triplets_indices
 from ._oml import (
     OMLTripletCalls,
@@ -21,8 +22,6 @@ from ._oml import (
     total_of,
 )
 from .base import BaseMiner
-
-Array = Any
 
 
 class AllTripletsMiner(OMLTripletCalls, BaseMiner):

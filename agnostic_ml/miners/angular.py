@@ -7,12 +7,11 @@ from typing import Any
 
 from .._array_api import floating_work_dtype, index_dtype, namespace_and_device, nonzero, take_nonneg
 from .._checks import check_finite
+from .._typing import Array
 from ..distances import BaseDistance
 from ._distance_checks import require_normalized_euclidean
 from ._triplet_blocks import anchor_block_rows, label_masks
 from .base import BaseMiner
-
-Array = Any
 
 
 class AngularMiner(BaseMiner):

@@ -7,9 +7,8 @@ from typing import Any
 from .._array_api import index_dtype, namespace_and_device, no_grad
 from .._checks import prepare_batch
 from .._stats import RecordsStats
+from .._typing import Array
 from ..distances import BaseDistance, LpDistance
-
-Array = Any
 
 
 class BaseMiner(RecordsStats):

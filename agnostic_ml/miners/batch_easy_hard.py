@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import namespace_and_device, nonzero
+from .._typing import Array
 from ..distances import BaseDistance
 from ._pair_mining import (
     check_range,
@@ -16,8 +17,6 @@ from ._pair_mining import (
     masked_row_best,
 )
 from .base import BaseMiner
-
-Array = Any
 
 HARD = "hard"
 SEMIHARD = "semihard"

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from .._array_api import floating_work_dtype, namespace_and_device
 from .._checks import check_finite
+from .._typing import Array
 from ..distances import BaseDistance
 from ..tuples import get_random_triplet_indices
 from ._distance_checks import require_normalized_euclidean
 from .base import BaseMiner
-
-Array = Any
 
 
 class DistanceWeightedMiner(BaseMiner):

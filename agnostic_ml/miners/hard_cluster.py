@@ -15,11 +15,10 @@ from .._array_api import (
     to_numpy,
 )
 from .._checks import prepare_batch
+from .._typing import Array
 from ..distances import BaseDistance
 from ._oml import IndexedTriplets, check_distance, hardness, refuse_ref_args, reject_ref
 from .base import BaseMiner
-
-Array = Any
 
 
 class ClusterTriplets(NamedTuple):

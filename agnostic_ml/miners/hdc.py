@@ -7,12 +7,11 @@ import numbers
 from typing import Any
 
 from .._array_api import index_dtype, kth_smallest, namespace_and_device, nonzero, nonzero_2d, to_numpy
+from .._typing import Array
 from ..distances import BaseDistance
 from ..tuples import convert_to_pairs
 from ._pair_mining import compress, distance_matrix, empty_indices, extreme, flat_gather, label_masks, mask_to_pairs
 from .base import BaseMiner
-
-Array = Any
 
 
 class HDCMiner(BaseMiner):

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import index_dtype, namespace_and_device, nonzero
+from .._typing import Array
 from ._oml import check_int, reject_ref, take_triplets
 from ._ring_bank import MemoryMinerBase, RingBank
 from .base import BaseMiner
 from .n_hard_triplets import NHardTripletsMiner
-
-Array = Any
 
 
 def bank_logs(a: Array, p: Array, n: Array, n_batch: int, n_ref: int, dtype: Any, *, xp: Any) -> dict[str, Array]:

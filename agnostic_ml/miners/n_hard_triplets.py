@@ -7,6 +7,7 @@ import numbers
 from typing import Any, Sequence, Union
 
 from .._array_api import eye_mask, index_dtype, namespace_and_device, topk
+from .._typing import Array
 from ..distances import BaseDistance
 from ._oml import (
     OMLTripletCalls,
@@ -18,7 +19,6 @@ from ._oml import (
 )
 from .base import BaseMiner
 
-Array = Any
 NSpec = Union[int, Sequence[int]]
 
 

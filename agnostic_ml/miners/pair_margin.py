@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._array_api import namespace_and_device
+from .._typing import Array
 from ..distances import BaseDistance
 from ._pair_mining import check_real, distance_matrix, empty_indices, label_masks, mask_to_pairs, masked_mean
 from .base import BaseMiner
-
-Array = Any
 
 
 class PairMarginMiner(BaseMiner):

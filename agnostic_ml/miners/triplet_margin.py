@@ -6,11 +6,10 @@ import math
 from typing import Any
 
 from .._array_api import floating_work_dtype, namespace_and_device, to_numpy
+from .._typing import Array
 from ..distances import BaseDistance
 from ._triplet_blocks import anchor_block_rows, emit_triplets, iter_triplet_blocks, label_masks
 from .base import BaseMiner
-
-Array = Any
 
 TYPES_OF_TRIPLETS = ("all", "hard", "semihard", "easy")
 

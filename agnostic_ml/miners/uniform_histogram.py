@@ -7,11 +7,10 @@ from typing import Any
 import numpy as np
 
 from .._array_api import from_host_indices, namespace_and_device, to_numpy
+from .._typing import Array
 from ..distances import BaseDistance
 from ._pair_mining import check_int, distance_matrix, empty_indices, extreme, label_masks
 from .base import BaseMiner
-
-Array = Any
 
 
 class UniformHistogramMiner(BaseMiner):

@@ -9,8 +9,7 @@ import numpy as np
 from .._array_api import namespace_and_device
 from .._checks import prepare_indices
 from .._stats import RecordsStats
-
-Array = Any
+from .._typing import Array
 
 #: The reduction types of PML's loss dicts.
 REDUCTION_TYPES = ("already_reduced", "element", "pos_pair", "neg_pair", "triplet")

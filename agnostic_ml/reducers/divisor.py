@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 
 from .._array_api import floating_work_dtype, namespace_and_device
+from .._typing import Array
 from .base import BaseReducer
-
-Array = Any
 
 
 class DivisorReducer(BaseReducer):
