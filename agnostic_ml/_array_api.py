@@ -25,15 +25,12 @@ __all__ = [
     "namespace_and_device",
     "follow",
     "index_dtype",
-    "is_host_data",
     "to_numpy",
     "topk",
-    "segment_sum",
     "eye_mask",
     "nonzero",
     "take_rows",
     "floating_work_dtype",
-    "scalar",
     "has_data_dependent_shapes",
     "is_torch",
     "same_device",
@@ -43,11 +40,6 @@ __all__ = [
     "requires_grad",
     "no_grad",
 ]
-
-
-def is_host_data(x: Any) -> bool:
-    """True for data that lives on the host and is not an array of another library."""
-    return isinstance(x, (list, tuple, np.ndarray, np.generic, int, float, bool))
 
 
 def namespace_and_device(*arrays: Any) -> tuple[Namespace, Any]:
@@ -178,11 +170,6 @@ def from_host_indices(idx: np.ndarray, xp: Namespace, device: Any) -> Array:
     return xp.asarray(np.ascontiguousarray(idx, dtype=np.int64), dtype=index_dtype(xp, device), device=device)
 
 
-def scalar(value: float | int | bool, like: Array, xp: Namespace, dtype: Any = None) -> Array:
-    """A 0-D array of ``value`` on ``like``'s device (and dtype unless given)."""
-    return xp.asarray(value, dtype=like.dtype if dtype is None else dtype, device=aac.device(like))
-
-
 def eye_mask(n: int, m: int | None, xp: Namespace, device: Any, *, k: int = 0) -> Array:
     """Boolean (n, m) mask that is True on the k-th diagonal."""
     return xp.eye(n, m, k=k, dtype=xp.bool, device=device)
@@ -209,28 +196,6 @@ def nonzero(mask: Array, xp: Namespace) -> tuple[Array, ...]:
 def take_rows(x: Array, idx: Array, xp: Namespace) -> Array:
     """Gather rows ``x[idx, ...]``; differentiable on torch (``index_select``)."""
     return xp.take(x, idx, axis=0)
-
-
-def segment_sum(values: Array, ids: Array, n_segments: int, *, xp: Namespace) -> Array:
-    """Sum rows of ``values`` (shape (N,) or (N, D)) into ``n_segments`` buckets by ``ids``.
-
-    There is no bincount / segment sum in the standard (array-api#812, spec PR #960).
-    torch has a native differentiable ``index_add``; the generic path is a one-hot matmul
-    (stays on device, differentiable, O(N * n_segments) memory).
-    """
-    device = aac.device(values)
-    one_d = values.ndim == 1
-    vals = xp.reshape(values, (-1, 1)) if one_d else values
-    if is_torch(xp):
-        import torch
-
-        out = torch.zeros((n_segments, vals.shape[1]), dtype=vals.dtype, device=vals.device)
-        out = out.index_add(0, ids.to(torch.int64), vals)
-    else:
-        classes = xp.arange(n_segments, dtype=ids.dtype, device=device)
-        onehot = xp.astype(ids[:, None] == classes[None, :], vals.dtype)
-        out = xp.matmul(xp.matrix_transpose(onehot), vals)
-    return xp.reshape(out, (-1,)) if one_d else out
 
 
 def topk(x: Array, k: int, *, largest: bool = False, xp: Namespace) -> tuple[Array, Array]:
@@ -457,7 +422,7 @@ def repeat(x: Array, repeats: Array, *, total: int | None = None, xp: Namespace)
 def weighted_bincount(ids: Array, weights: Array, n: int, *, xp: Namespace) -> Array:
     """``out[k] = sum(weights[ids == k])`` for ``k < n`` (1-D), in ``weights``' dtype.
 
-    A segment sum in O(len(ids)) memory (``segment_sum``'s generic path is
+    A segment sum in O(len(ids)) memory (a one-hot matmul over all of ``ids`` would be
     O(len(ids) * n)). There is no bincount / segment sum in the standard (array-api#812,
     spec PR #960). Fast paths: torch ``index_add`` (differentiable; raises on ids out of
     range) and NumPy/CuPy ``bincount`` (float64 accumulation, cast back; these libraries
