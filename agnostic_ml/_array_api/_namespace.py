@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator
 
+import numpy as np
 import array_api_compat as aac
 import array_api_extra as xpx
 
@@ -53,6 +54,23 @@ def is_dask_array(x: Any) -> bool:
 
 def is_torch(xp: Namespace) -> bool:
     return aac.is_torch_namespace(xp)
+
+
+def numpy_like(xp: Namespace) -> Any | None:
+    """The array module behind a NumPy or CuPy namespace (``numpy`` or ``cupy``), else None.
+
+    NumPy and CuPy share an API beyond the standard (``argpartition``, ``partition``,
+    ``bincount``, ``fill_diagonal``, in-place ufuncs with ``out=``) that the fast paths
+    here use; the compat-wrapped namespace does not expose all of it, the module does.
+    ``cupy`` is imported only when the namespace is CuPy's.
+    """
+    if aac.is_numpy_namespace(xp):
+        return np
+    if aac.is_cupy_namespace(xp):
+        import cupy
+
+        return cupy
+    return None
 
 
 def has_data_dependent_shapes(xp: Namespace) -> bool:

@@ -13,7 +13,7 @@ import array_api_compat as aac
 
 from .._typing import Array, Namespace
 from ._creation import eye_mask
-from ._namespace import index_dtype, is_torch, requires_grad
+from ._namespace import index_dtype, is_torch, numpy_like, requires_grad
 
 
 def gram(q: Array, r: Array, *, xp: Namespace) -> Array:
@@ -54,8 +54,8 @@ def euclidean_matrix(q: Array, r: Array, *, xp: Namespace) -> Array:
     qq = xp.sum(q * q, axis=1)
     rr = qq if same else xp.sum(r * r, axis=1)
     n = q.shape[0]
-    if (aac.is_numpy_namespace(xp) or aac.is_cupy_namespace(xp)) and q.ndim == 2:
-        mod = np if aac.is_numpy_namespace(xp) else __import__("cupy")
+    mod = numpy_like(xp)
+    if mod is not None and q.ndim == 2:
         if same and mod is np and q.shape[1] >= 256:
             # NumPy runs q @ q.T as a symmetric rank-k update (syrk), which OpenBLAS makes
             # ~20 % faster than the augmented GEMM at D = 512 (but ~50 % slower at D = 128).
@@ -164,8 +164,8 @@ def l2_rank_scores(q: Array, r: Array, rr: Array, *, xp: Namespace) -> Array:
     the GEMM and add ``|r|^2`` in one in-place pass (NumPy/CuPy), or fuse both into
     ``addmm`` (torch); the generic fallback is the plain expression.
     """
-    if aac.is_numpy_namespace(xp) or aac.is_cupy_namespace(xp):
-        mod = np if aac.is_numpy_namespace(xp) else __import__("cupy")
+    mod = numpy_like(xp)
+    if mod is not None:
         g = mod.matmul(q * q.dtype.type(-2), r.T)
         g += rr[None, :]
         return g
@@ -188,15 +188,15 @@ def fill_self(mat: Array, row_offset: int, col_offset: int, value: float, *, xp:
     if hi <= lo:
         return mat
     device = aac.device(mat)
-    if aac.is_numpy_namespace(xp) or aac.is_cupy_namespace(xp) or (is_torch(xp) and not requires_grad(mat)):
+    mod = numpy_like(xp)
+    if mod is not None or (is_torch(xp) and not requires_grad(mat)):
         g = np.arange(lo, hi)
-        if is_torch(xp):
+        if mod is None:
             import torch
 
             gi = torch.as_tensor(g, device=mat.device)
             mat[gi - row_offset, gi - col_offset] = value
         else:
-            mod = np if aac.is_numpy_namespace(xp) else __import__("cupy")
             gi = mod.asarray(g)
             mat[gi - row_offset, gi - col_offset] = value
         return mat

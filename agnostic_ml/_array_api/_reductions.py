@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import array_api_compat as aac
 
 from .._typing import Array, Namespace
-from ._namespace import is_torch
+from ._namespace import is_torch, numpy_like
 
 
 def weighted_bincount(ids: Array, weights: Array, n: int, *, xp: Namespace) -> Array:
@@ -26,8 +25,8 @@ def weighted_bincount(ids: Array, weights: Array, n: int, *, xp: Namespace) -> A
 
         out = torch.zeros(n, dtype=weights.dtype, device=weights.device)
         return out.index_add(0, ids.to(torch.int64), weights)
-    if aac.is_numpy_namespace(xp) or aac.is_cupy_namespace(xp):
-        mod = np if aac.is_numpy_namespace(xp) else __import__("cupy")
+    mod = numpy_like(xp)
+    if mod is not None:
         out = mod.bincount(ids, weights=weights, minlength=n)
         if out.shape[0] > n:
             raise ValueError(f"ids must be in [0, {n}), got a maximum of {out.shape[0] - 1}")

@@ -13,7 +13,7 @@ import array_api_extra as xpx
 
 from .._typing import Array, Namespace
 from ._host import from_host_indices, to_numpy
-from ._namespace import index_dtype, is_torch
+from ._namespace import index_dtype, is_torch, numpy_like
 
 
 def topk(x: Array, k: int, *, largest: bool = False, xp: Namespace) -> tuple[Array, Array]:
@@ -44,8 +44,7 @@ def topk(x: Array, k: int, *, largest: bool = False, xp: Namespace) -> tuple[Arr
     native = None
     if is_torch(xp):
         native = x.topk(k, dim=1, largest=largest, sorted=True)[1]
-    elif aac.is_numpy_namespace(xp) or aac.is_cupy_namespace(xp):
-        mod = np if aac.is_numpy_namespace(xp) else __import__("cupy")
+    elif (mod := numpy_like(xp)) is not None:
         key = -x if largest else x
         pre = _numpy_prefilter(key, k) if mod is np else None
         if pre is not None:
@@ -139,8 +138,8 @@ def kth_smallest(x: Array, k: int, *, xp: Namespace) -> Array:
     n = x.shape[0]
     if not 1 <= k <= n:
         raise ValueError(f"k must be in [1, {n}], got {k}")
-    if aac.is_numpy_namespace(xp) or aac.is_cupy_namespace(xp):
-        mod = np if aac.is_numpy_namespace(xp) else __import__("cupy")
+    mod = numpy_like(xp)
+    if mod is not None:
         return mod.reshape(mod.partition(x, k - 1)[k - 1 : k], ())
     if is_torch(xp):
         import torch
