@@ -39,7 +39,7 @@ def prepare_labels(labels: Any, n: int, xp: Any, device: Any, *, name: str = "la
     """Convert labels (list / NumPy / array of ``xp``) once to ``xp`` on ``device``; check 1-D, length ``n``."""
     if labels is None:
         raise TypeError(f"{name} is required, got None")
-    lab = follow(labels, xp, device, name=name)
+    lab = follow(labels, xp=xp, device=device, name=name)
     if lab.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {tuple(lab.shape)}")
     if lab.shape[0] != n:
@@ -103,7 +103,7 @@ def prepare_indices(x: Any, xp: Any, device: Any, name: str) -> Array:
 
     Returns it with the indexing dtype of ``xp`` on ``device``.
     """
-    arr = follow(x, xp, device, name=name)
+    arr = follow(x, xp=xp, device=device, name=name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D index array, got shape {tuple(arr.shape)}")
     if not xp.isdtype(arr.dtype, "integral"):

@@ -87,7 +87,7 @@ def _namespace(like: Any, *candidates: Any) -> tuple[Any, Any]:
 def _labels(x: Any, xp: Any, device: Any, name: str) -> Array:
     if x is None:
         raise TypeError(f"{name} is required, got None")
-    lab = follow(x, xp, device, name=name)
+    lab = follow(x, xp=xp, device=device, name=name)
     if lab.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {tuple(lab.shape)}")
     if xp.isdtype(lab.dtype, "bool") or not (
@@ -172,7 +172,7 @@ def _matches_and_diffs(lab: Array, rlab: Array, self_ref: bool, xp: Any, device:
     same = xp.expand_dims(lab, axis=1) == xp.expand_dims(rlab, axis=0)
     diffs = xp.logical_not(same)
     if self_ref and lab.shape[0] > 0:
-        same = xp.logical_and(same, xp.logical_not(eye_mask(lab.shape[0], lab.shape[0], xp, device)))
+        same = xp.logical_and(same, xp.logical_not(eye_mask(lab.shape[0], lab.shape[0], xp=xp, device=device)))
     return same, diffs
 
 
@@ -188,8 +188,8 @@ def get_all_pairs_indices(labels: Any, ref_labels: Any = None, *, like: Any = No
     """
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like)
     matches, diffs = _matches_and_diffs(lab, rlab, self_ref, xp, device)
-    a1, p = nonzero_2d(matches, xp)
-    a2, n = nonzero_2d(diffs, xp)
+    a1, p = nonzero_2d(matches, xp=xp)
+    a2, n = nonzero_2d(diffs, xp=xp)
     return a1, p, a2, n
 
 
@@ -254,8 +254,8 @@ def _block_triplets(
     matches: Array, diffs: Array, n_neg: Array, offset: int, total: int, xp: Any, device: Any
 ) -> tuple[Array, Array, Array]:
     idt = index_dtype(xp, device)
-    ai, pj = nonzero_2d(matches, xp)  # positive pairs, anchor-major
-    _, nk = nonzero_2d(diffs, xp)  # negatives, anchor-major: anchor a's are nk[neg_start[a]:][:n_neg[a]]
+    ai, pj = nonzero_2d(matches, xp=xp)  # positive pairs, anchor-major
+    _, nk = nonzero_2d(diffs, xp=xp)  # negatives, anchor-major: anchor a's are nk[neg_start[a]:][:n_neg[a]]
     rep = xp.take(n_neg, ai)  # each positive pair repeats once per negative of its anchor
     shift = xp.take(_exclusive_cumsum(n_neg, xp), ai) - _exclusive_cumsum(rep, xp)
     n_idx = repeat(shift, rep, total=total, xp=xp) + xp.arange(total, dtype=idt, device=device)
@@ -320,7 +320,7 @@ def get_random_triplet_indices(
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise ValueError("weights must be finite and non-negative (set NaN/inf entries to 0 first)")
     a, p, n = _random_triplets_host(la, lr, self_ref, t_per_anchor, w, gen)
-    return tuple(from_host_indices(x, xp, device) for x in (a, p, n))  # type: ignore[return-value]
+    return tuple(from_host_indices(x, xp=xp, device=device) for x in (a, p, n))  # type: ignore[return-value]
 
 
 def _random_triplets_host(
@@ -588,7 +588,7 @@ def remove_self_comparisons(
     pos = xp.clip(xp.searchsorted(srt, p), 0, slots.shape[0] - 1)
     in_batch = xp.take(srt, pos) == p
     is_self = xp.logical_and(in_batch, xp.take(order, pos) == a)
-    (keep,) = nonzero(xp.logical_not(is_self), xp)
+    (keep,) = nonzero(xp.logical_not(is_self), xp=xp)
     if len(tup) == 3:
         return tuple(xp.take(t, keep) for t in tup)
     return xp.take(tup[0], keep), xp.take(tup[1], keep), tup[2], tup[3]

@@ -7,6 +7,6 @@ from typing import Any
 from .._typing import Array, Namespace
 
 
-def eye_mask(n: int, m: int | None, xp: Namespace, device: Any, *, k: int = 0) -> Array:
+def eye_mask(n: int, m: int | None, *, k: int = 0, xp: Namespace, device: Any) -> Array:
     """Boolean (n, m) mask that is True on the k-th diagonal."""
     return xp.eye(n, m, k=k, dtype=xp.bool, device=device)

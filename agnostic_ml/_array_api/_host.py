@@ -17,6 +17,7 @@ from .._typing import Array, Namespace
 from ._namespace import index_dtype, same_device
 
 
+# TODO(issue 7): keyword-only (``*, xp, device``) once accuracy/, restructured in parallel, passes them by keyword.
 def follow(x: Any, xp: Namespace, device: Any, *, name: str, dtype: Any = None) -> Array:
     """Convert ``x`` to ``xp`` on ``device`` if it is host data; check it otherwise.
 
@@ -75,6 +76,7 @@ def to_numpy(x: Array) -> np.ndarray:
     return np.asarray(aac.to_device(x, "cpu"))
 
 
+# TODO(issue 7): keyword-only (``*, xp, device``) once accuracy/, restructured in parallel, passes them by keyword.
 def from_host_indices(idx: np.ndarray, xp: Namespace, device: Any) -> Array:
     """Move host integer indices to ``xp``/``device`` with the indexing dtype."""
     return xp.asarray(np.ascontiguousarray(idx, dtype=np.int64), dtype=index_dtype(xp, device), device=device)

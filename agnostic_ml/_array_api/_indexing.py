@@ -15,7 +15,7 @@ from ._host import from_host_indices, to_numpy
 from ._namespace import has_data_dependent_shapes, index_dtype, is_torch
 
 
-def nonzero(mask: Array, xp: Namespace) -> tuple[Array, ...]:
+def nonzero(mask: Array, *, xp: Namespace) -> tuple[Array, ...]:
     """``xp.nonzero`` with the indexing dtype, also where the namespace lacks it.
 
     ``nonzero`` has a data-dependent output shape, an optional capability of the standard
@@ -30,10 +30,10 @@ def nonzero(mask: Array, xp: Namespace) -> tuple[Array, ...]:
         idt = index_dtype(xp, device)
         return tuple(o if o.dtype == idt else xp.astype(o, idt) for o in out)
     host = np.nonzero(to_numpy(mask))
-    return tuple(from_host_indices(h, xp, device) for h in host)
+    return tuple(from_host_indices(h, xp=xp, device=device) for h in host)
 
 
-def nonzero_2d(mask: Array, xp: Namespace) -> tuple[Array, Array]:
+def nonzero_2d(mask: Array, *, xp: Namespace) -> tuple[Array, Array]:
     """Row-major ``(rows, cols)`` of the True entries of a 2-D mask, with the indexing dtype.
 
     NumPy fast path: ``flatnonzero`` and one ``divmod``. NumPy's ``nonzero`` on a 2-D array
@@ -57,10 +57,10 @@ def nonzero_2d(mask: Array, xp: Namespace) -> tuple[Array, Array]:
             import torch
 
             return torch.from_numpy(rows), torch.from_numpy(cols)
-    return nonzero(mask, xp)  # type: ignore[return-value]
+    return nonzero(mask, xp=xp)  # type: ignore[return-value]
 
 
-def take_rows(x: Array, idx: Array, xp: Namespace) -> Array:
+def take_rows(x: Array, idx: Array, *, xp: Namespace) -> Array:
     """Gather rows ``x[idx, ...]``; differentiable on torch (``index_select``)."""
     return xp.take(x, idx, axis=0)
 

@@ -89,6 +89,7 @@ def index_dtype(xp: Namespace, device: Any = None) -> Any:
     return xpx.default_dtype(xp, "indexing", device=device)
 
 
+# TODO(issue 7): keyword-only (``*, xp, device``) once accuracy/, restructured in parallel, passes them by keyword.
 def floating_work_dtype(dtype: Any, xp: Namespace) -> Any:
     """dtype to *compute* in: float16/bfloat16 are upcast to float32, else unchanged.
 

@@ -81,7 +81,7 @@ def euclidean_matrix(q: Array, r: Array, *, xp: Namespace) -> Array:
     else:
         sq = qq[:, None] + rr[None, :] - 2 * xp.matmul(q, xp.matrix_transpose(r))
     if same and n > 0:
-        sq = xp.where(eye_mask(n, n, xp, device), xp.zeros_like(sq), sq)
+        sq = xp.where(eye_mask(n, n, xp=xp, device=device), xp.zeros_like(sq), sq)
     pos = sq > 0
     return xp.where(pos, xp.sqrt(xp.where(pos, sq, xp.ones_like(sq))), xp.zeros_like(sq))
 

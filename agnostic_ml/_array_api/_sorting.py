@@ -67,7 +67,7 @@ def topk(x: Array, k: int, *, largest: bool = False, xp: Namespace) -> tuple[Arr
     n_ok = xp.count_nonzero(better_eq, axis=1)
     tied_rows = to_numpy(n_ok > k).nonzero()[0]
     if tied_rows.size:
-        rows = from_host_indices(tied_rows, xp, device)
+        rows = from_host_indices(tied_rows, xp=xp, device=device)
         sub = xp.take(x, rows, axis=0)
         order = xp.argsort(sub, axis=1, descending=largest, stable=True)[:, :k]
         fixed = xp.astype(order, idt)

@@ -83,7 +83,7 @@ class BaseDistance(Component):
                 raise ValueError(f"ref_emb is on device {ref_device} but query_emb is on {device}")
             # Mixed float dtypes promote (float32 query, float64 ref -> float64), as xp would.
             in_dtype = xp.result_type(query_emb.dtype, ref_emb.dtype)
-        work = floating_work_dtype(in_dtype, xp)
+        work = floating_work_dtype(in_dtype, xp=xp)
         q = query_emb if query_emb.dtype == work else xp.astype(query_emb, work)
         r = None
         if ref_emb is not None:

@@ -161,7 +161,7 @@ def kth_outside_group(k: Array, start: Array, groups: LabelGroups, *, xp: Any) -
 
 def take_triplets(emb: Array, ref: Array, a: Array, p: Array, n: Array, xp: Any) -> tuple[Array, Array, Array]:
     """OML's output: the anchor, positive and negative embeddings (differentiable gathers)."""
-    return take_rows(emb, a, xp), take_rows(ref, p, xp), take_rows(ref, n, xp)
+    return take_rows(emb, a, xp=xp), take_rows(ref, p, xp=xp), take_rows(ref, n, xp=xp)
 
 
 def to_lists(*arrays: Array) -> tuple[list[int], ...]:

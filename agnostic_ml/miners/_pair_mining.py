@@ -36,7 +36,7 @@ def label_masks(labels: Array, ref_labels: Array, xp: Any, device: Any) -> tuple
     neg = xp.logical_not(same)
     if ref_labels is labels:
         n = labels.shape[0]
-        same = xp.logical_and(same, xp.logical_not(eye_mask(n, n, xp, device)))
+        same = xp.logical_and(same, xp.logical_not(eye_mask(n, n, xp=xp, device=device)))
     return same, neg
 
 
@@ -55,7 +55,7 @@ def empty_indices(xp: Any, device: Any, k: int) -> tuple[Array, ...]:
 
 def mask_to_pairs(mask: Array, xp: Any) -> tuple[Array, Array]:
     """Row-major ``(rows, cols)`` of the True entries of a 2-D mask (one ``nonzero``)."""
-    return nonzero_2d(mask, xp)
+    return nonzero_2d(mask, xp=xp)
 
 
 def masked_row_best(mat: Array, valid: Array, *, largest: bool, xp: Any) -> tuple[Array, Array, Array]:
@@ -96,7 +96,7 @@ def compress(x: Array, mask: Array, xp: Any) -> Array:
     caps = info().capabilities() if info is not None else {}
     if caps.get("boolean indexing", True):
         return x[mask]
-    (idx,) = nonzero(mask, xp)
+    (idx,) = nonzero(mask, xp=xp)
     return xp.take(x, idx, axis=0)
 
 

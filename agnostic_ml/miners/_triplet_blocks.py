@@ -113,7 +113,7 @@ def label_masks(
     same = xp.expand_dims(labels[start:stop], axis=1) == xp.expand_dims(ref_labels, axis=0)
     neg = xp.logical_not(same)
     if exclude_self:
-        same = xp.logical_and(same, xp.logical_not(eye_mask(stop - start, ref_labels.shape[0], xp, device, k=start)))
+        same = xp.logical_and(same, xp.logical_not(eye_mask(stop - start, ref_labels.shape[0], xp=xp, device=device, k=start)))
     return same, neg
 
 
@@ -178,7 +178,7 @@ def iter_triplet_blocks(
     for start in range(0, n, rows):
         stop = min(start + rows, n)
         pos, neg = label_masks(labels, ref_labels, start, stop, exclude_self=exclude_self, xp=xp, device=device)
-        pr, pp = nonzero(pos, xp)
+        pr, pp = nonzero(pos, xp=xp)
         if pr.shape[0] == 0:
             continue
         block = mat[start:stop, ...]

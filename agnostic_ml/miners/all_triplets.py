@@ -147,7 +147,7 @@ def all_triplets_indices(
     gen = rng if rng is not None else np.random.default_rng()
     host = gen.choice(total, size=max_output, replace=False, shuffle=False)
     host.sort()
-    return decode_all_triplets(from_host_indices(host, xp, device), counts, xp=xp)
+    return decode_all_triplets(from_host_indices(host, xp=xp, device=device), counts, xp=xp)
 
 
 def count_all_triplets(labels: Any, ref_labels: Any = None) -> int:

@@ -80,7 +80,7 @@ class AngularMiner(BaseMiner):
         exclude_self = ref_labels is labels
         if not exclude_self:
             check_finite(ref_emb, "ref_emb", xp)
-        dtype = floating_work_dtype(xp.result_type(embeddings.dtype, ref_emb.dtype), xp)  # half -> float32
+        dtype = floating_work_dtype(xp.result_type(embeddings.dtype, ref_emb.dtype), xp=xp)  # half -> float32
         q = self.distance.normalize(embeddings if embeddings.dtype == dtype else xp.astype(embeddings, dtype))
         r = q if exclude_self and ref_emb is embeddings else self.distance.normalize(
             ref_emb if ref_emb.dtype == dtype else xp.astype(ref_emb, dtype)
@@ -95,7 +95,7 @@ class AngularMiner(BaseMiner):
         sq_q = xp.sum(q * q, axis=1)
         sq_r = sq_q if r is q else xp.sum(r * r, axis=1)
         pos, neg = label_masks(labels, ref_labels, 0, n, exclude_self=exclude_self, xp=xp, device=device)
-        pa, pp = nonzero(pos, xp)
+        pa, pp = nonzero(pos, xp=xp)
         n_pairs = pa.shape[0]
         tan2x4 = xp.asarray(4.0 * math.tan(math.radians(self.angle)) ** 2, dtype=dtype, device=device)
         quarter = xp.asarray(0.25, dtype=dtype, device=device)
@@ -120,7 +120,7 @@ class AngularMiner(BaseMiner):
             lhs = xp.where(ap2 > zero, ap2, neg_inf)  # ||a - p|| = 0: no angle above any threshold
             is_neg = take_nonneg(neg, a, xp=xp)
             keep = xp.logical_and(is_neg, xp.expand_dims(lhs, axis=1) > tan2x4 * nc2)
-            rows, cols = nonzero(keep, xp)
+            rows, cols = nonzero(keep, xp=xp)
             if rows.shape[0]:
                 parts.append((take_nonneg(a, rows, xp=xp), take_nonneg(p, rows, xp=xp), cols))
             if acc is not None:

@@ -159,7 +159,7 @@ class BatchEasyHardMiner(BaseMiner):
                 neg_pick = self._pick(mat, neg, self._neg_largest(), None, xp)
 
         if pos_pick is not None and neg_pick is not None:
-            (a,) = nonzero(xp.logical_and(pos_pick[2], neg_pick[2]), xp)
+            (a,) = nonzero(xp.logical_and(pos_pick[2], neg_pick[2]), xp=xp)
             p = xp.take(pos_pick[1], a, axis=0)
             n = xp.take(neg_pick[1], a, axis=0)
             if self.collect_stats:
@@ -168,12 +168,12 @@ class BatchEasyHardMiner(BaseMiner):
         if pos_pick is None:
             a1, p = mask_to_pairs(pos, xp)
         else:
-            (a1,) = nonzero(pos_pick[2], xp)
+            (a1,) = nonzero(pos_pick[2], xp=xp)
             p = xp.take(pos_pick[1], a1, axis=0)
         if neg_pick is None:
             a2, n = mask_to_pairs(neg, xp)
         else:
-            (a2,) = nonzero(neg_pick[2], xp)
+            (a2,) = nonzero(neg_pick[2], xp=xp)
             n = xp.take(neg_pick[1], a2, axis=0)
         if self.collect_stats:
             self._set_stats(flat_gather(mat, a1, p, xp), flat_gather(mat, a2, n, xp), mat, xp)

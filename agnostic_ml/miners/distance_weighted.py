@@ -92,7 +92,7 @@ class DistanceWeightedMiner(BaseMiner):
         ref = embeddings if ref_emb is None else ref_emb
         rlab = labels if ref_labels is None else ref_labels
         mat = self.distance(embeddings, ref)
-        work = floating_work_dtype(mat.dtype, xp)
+        work = floating_work_dtype(mat.dtype, xp=xp)
         if mat.dtype != work:
             mat = xp.astype(mat, work)
         dim = float(embeddings.shape[1])

@@ -79,9 +79,9 @@ def cluster_triplets(embeddings: Array, labels: Array, distance: BaseDistance) -
         h_cx = hardness(distance(centres, embeddings), distance)  # (C, N)
         positive = xp.astype(xp.argmax(xp.where(member, h_cx, -inf), axis=1), idt)
         h_cc = hardness(distance(centres), distance)  # (C, C)
-        h_cc = xp.where(eye_mask(n_classes, n_classes, xp, device), inf, h_cc)
+        h_cc = xp.where(eye_mask(n_classes, n_classes, xp=xp, device=device), inf, h_cc)
         negative = xp.astype(xp.argmin(h_cc, axis=1), idt)
-        (anchor,) = nonzero(counts >= 2, xp)
+        (anchor,) = nonzero(counts >= 2, xp=xp)
     return ClusterTriplets(centres, centre_labels, anchor, xp.take(positive, anchor), xp.take(negative, anchor))
 
 
@@ -163,9 +163,9 @@ class HardClusterMiner(BaseMiner):
         xp, _ = namespace_and_device(features)
         t = self.clusters(features, labels)
         return (
-            take_rows(t.centres, t.anchor_class, xp),
-            take_rows(features, t.positive, xp),
-            take_rows(t.centres, t.negative_class, xp),
+            take_rows(t.centres, t.anchor_class, xp=xp),
+            take_rows(features, t.positive, xp=xp),
+            take_rows(t.centres, t.negative_class, xp=xp),
         )
 
     def __repr__(self) -> str:

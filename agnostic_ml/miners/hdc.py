@@ -128,7 +128,7 @@ class HDCMiner(BaseMiner):
                 continue
             vals = flat_gather(mat, anchors, others, xp)[None, :]
             valid = xp.ones(vals.shape, dtype=xp.bool, device=device)
-            (sel,) = nonzero(self._keep_hardest(vals, valid, largest=largest, xp=xp)[0, :], xp)
+            (sel,) = nonzero(self._keep_hardest(vals, valid, largest=largest, xp=xp)[0, :], xp=xp)
             out += [xp.take(anchors, sel, axis=0), xp.take(others, sel, axis=0)]
         return tuple(out)
 
@@ -166,7 +166,7 @@ class HDCMiner(BaseMiner):
         if need >= n_tied:
             return xp.logical_or(better, tied)
         # Keep the first `need` tied entries: those at or before the need-th one (r*, c*).
-        tr, tc = nonzero_2d(tied, xp)
+        tr, tc = nonzero_2d(tied, xp=xp)
         r_star, c_star = tr[need - 1], tc[need - 1]
         rows = xp.arange(values.shape[0], dtype=idt, device=device)[:, None]
         cols = xp.arange(values.shape[1], dtype=idt, device=device)[None, :]

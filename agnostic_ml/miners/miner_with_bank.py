@@ -122,7 +122,7 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
             idt = index_dtype(xp, device)
             a, p, n = (x if x.dtype == idt else xp.astype(x, idt) for x in out)
             if with_bank:
-                (keep,) = nonzero(p != a, xp)
+                (keep,) = nonzero(p != a, xp=xp)
                 a, p, n = xp.take(a, keep), xp.take(p, keep), xp.take(n, keep)
         if self.need_logs:
             self.last_logs = bank_logs(a, p, n, b, ref.shape[0], emb.dtype, xp=xp)

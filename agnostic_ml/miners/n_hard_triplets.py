@@ -92,7 +92,7 @@ def label_masks(labels: Array, ref_labels: Array, *, exclude_self: bool) -> tupl
     same = labels[:, None] == ref_labels[None, :]
     pos = same
     if exclude_self:
-        pos = xp.logical_and(same, xp.logical_not(eye_mask(labels.shape[0], ref_labels.shape[0], xp, device)))
+        pos = xp.logical_and(same, xp.logical_not(eye_mask(labels.shape[0], ref_labels.shape[0], xp=xp, device=device)))
     return pos, xp.logical_not(same)
 
 

@@ -118,7 +118,7 @@ class TripletMarginMiner(BaseMiner):
 
     def _record_stats(self, mat: Array, labels: Array, ref_labels: Array, exclude_self: bool, xp: Any, device: Any) -> None:
         """PML's means over all triplets, from per-row sums: ``O(N R)``."""
-        work = floating_work_dtype(mat.dtype, xp)  # float16 sums would overflow
+        work = floating_work_dtype(mat.dtype, xp=xp)  # float16 sums would overflow
         mat = mat if mat.dtype == work else xp.astype(mat, work)
         n, r = mat.shape
         s_ap = xp.asarray(0.0, dtype=mat.dtype, device=device)

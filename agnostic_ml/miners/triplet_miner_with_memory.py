@@ -138,7 +138,7 @@ class TripletMinerWithMemory(MemoryMinerBase, BaseMiner):
         n_mixed = sum(int(p[0].shape[0]) for p in parts)
         if n_mixed:
             host = [np.concatenate([p[i] for p in parts]) for i in range(3)]
-            mixed = [from_host_indices(h, xp, device) for h in host]
+            mixed = [from_host_indices(h, xp=xp, device=device) for h in host]
             a = xp.concat([mixed[0], a1])
             p = xp.concat([mixed[1], p1])
             n = xp.concat([mixed[2], n1])

@@ -110,7 +110,7 @@ class UniformHistogramMiner(BaseMiner):
         t = np.concatenate([pos_t, neg_t])
         if t.size == 0:
             return empty_indices(xp, device, 4)
-        idx = xp.take(order, from_host_indices(t, xp, device), axis=0)
+        idx = xp.take(order, from_host_indices(t, xp=xp, device=device), axis=0)
         rows, cols = idx // m, idx % m
         k = pos_t.size
         return rows[:k], cols[:k], rows[k:], cols[k:]

@@ -38,7 +38,7 @@ class DivisorReducer(BaseReducer):
         self, losses: Array, loss_indices: Any, embeddings: Array, labels: Any, divisor: Any = 1, **kw: Any
     ) -> Array:
         xp, device = namespace_and_device(losses)
-        work = floating_work_dtype(losses.dtype, xp)
+        work = floating_work_dtype(losses.dtype, xp=xp)
         total = xp.sum(losses if losses.dtype == work else xp.astype(losses, work))
         if isinstance(divisor, (int, float, np.integer, np.floating)) and not isinstance(divisor, bool):
             if divisor == 0:
