@@ -28,15 +28,16 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-import array_api_compat as aac
-import array_api_extra as xpx
 
 from ._checks import prepare_indices
 from ._array_api import (
+    at,
+    default_floating_dtype,
     eye_mask,
     follow,
     from_host_indices,
     index_dtype,
+    infer_namespace,
     namespace_and_device,
     nonzero,
     nonzero_2d,
@@ -71,19 +72,6 @@ TRIPLET_BLOCK = 1 << 23
 # --------------------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------------------
-def _namespace(like: Any, *candidates: Any) -> tuple[Any, Any]:
-    """Namespace/device of ``like`` if given, else of the first non-host array candidate, else NumPy."""
-    if like is not None:
-        return namespace_and_device(like)
-    for c in candidates:
-        if c is None or isinstance(c, (list, tuple, int, float, bool, np.generic)):
-            continue
-        if isinstance(c, np.ndarray) or not aac.is_array_api_obj(c):
-            continue  # host data, or not an array (reported by the argument's own check)
-        return namespace_and_device(c)
-    return aac.array_namespace(np.empty(0)), "cpu"
-
-
 def _labels(x: Any, xp: Any, device: Any, name: str) -> Array:
     if x is None:
         raise TypeError(f"{name} is required, got None")
@@ -100,7 +88,7 @@ def _labels(x: Any, xp: Any, device: Any, name: str) -> Array:
 def _setup(labels: Any, ref_labels: Any, like: Any, *extra: Any) -> tuple[Any, Any, Array, Array, bool]:
     """(xp, device, labels, ref_labels, self_ref); ``self_ref`` is PML's ``ref_labels is labels``."""
     self_ref = ref_labels is None or ref_labels is labels
-    xp, device = _namespace(like, *extra, labels, ref_labels)
+    xp, device = infer_namespace(*extra, labels, ref_labels, like=like)
     lab = _labels(labels, xp, device, "labels")
     rlab = lab if self_ref else _labels(ref_labels, xp, device, "ref_labels")
     return xp, device, lab, rlab, self_ref
@@ -230,11 +218,11 @@ def _all_triplets_from_masks(matches: Array, diffs: Array, xp: Any, device: Any)
         return _block_triplets(matches[s:e, :], diffs[s:e, :], n_neg[s:e], s, total, xp, device)
     # Several blocks: write each into preallocated outputs (a concat would double the peak).
     out = [xp.empty((int(counts.sum()),), dtype=idt, device=device) for _ in range(3)]
-    at = 0
+    pos = 0
     for s, e, total in blocks:
         blk = _block_triplets(matches[s:e, :], diffs[s:e, :], n_neg[s:e], s, total, xp, device)
-        out = [xpx.at(o, slice(at, at + total)).set(b) for o, b in zip(out, blk)]
-        at += total
+        out = [at(o, slice(pos, pos + total)).set(b) for o, b in zip(out, blk)]
+        pos += total
     return out[0], out[1], out[2]
 
 
@@ -408,7 +396,7 @@ def convert_to_pairs(
     """
     if indices_tuple is None:
         return get_all_pairs_indices(labels, ref_labels, like=like)
-    xp, device = _namespace(like, *_arrays_of(indices_tuple), labels, ref_labels)
+    xp, device = infer_namespace(*_arrays_of(indices_tuple), labels, ref_labels, like=like)
     tup = _check_tuple(indices_tuple, xp, device)
     if len(tup) == 4:
         return tup  # type: ignore[return-value]
@@ -447,7 +435,7 @@ def convert_to_triplets(
         if t_per_anchor == "all":
             return get_all_triplets_indices(labels, ref_labels, like=like)
         return get_random_triplet_indices(labels, ref_labels, t_per_anchor=t_per_anchor, rng=rng, like=like)
-    xp, device = _namespace(like, *_arrays_of(indices_tuple), labels, ref_labels)
+    xp, device = infer_namespace(*_arrays_of(indices_tuple), labels, ref_labels, like=like)
     tup = _check_tuple(indices_tuple, xp, device)
     if len(tup) == 3:
         return tup  # type: ignore[return-value]
@@ -485,13 +473,13 @@ def convert_to_weights(
     >>> convert_to_weights(([0, 0], [1, 1], [2, 3]), [0, 0, 1, 1, 2]).tolist()
     [1.0, 1.0, 0.5, 0.5, 0.0]
     """
-    xp, device = _namespace(like, *_arrays_of(indices_tuple), labels)
+    xp, device = infer_namespace(*_arrays_of(indices_tuple), labels, like=like)
     lab = _labels(labels, xp, device, "labels")
     if dtype is None:
         if like is not None and hasattr(like, "dtype") and xp.isdtype(like.dtype, "real floating"):
             dtype = like.dtype
         else:
-            dtype = xpx.default_dtype(xp, "real floating", device=device)
+            dtype = default_floating_dtype(xp, device)
     b = lab.shape[0]
     if indices_tuple is None:
         return xp.ones((b,), dtype=dtype, device=device)
@@ -573,7 +561,7 @@ def remove_self_comparisons(
     (sort + ``searchsorted``), which is exact for any slot layout; ``ref_size`` is only
     kept for PML compatibility.
     """
-    xp, device = _namespace(like, *_arrays_of(indices_tuple), curr_batch_idx)
+    xp, device = infer_namespace(*_arrays_of(indices_tuple), curr_batch_idx, like=like)
     tup = _check_tuple(indices_tuple, xp, device)
     slots = _index_array(curr_batch_idx, xp, device, "curr_batch_idx")
     if slots.shape[0] == 0:
@@ -600,7 +588,7 @@ def _anchors_of(tup: tuple[Array, ...], xp: Any) -> Array:
 
 def get_anchors(indices_tuple: tuple[Array, ...]) -> Array:
     """The anchors of a tuple: ``a`` of triplets, ``concat(a1, a2)`` of pairs."""
-    xp, device = _namespace(None, *_arrays_of(indices_tuple))
+    xp, device = infer_namespace(*_arrays_of(indices_tuple))
     return _anchors_of(_check_tuple(indices_tuple, xp, device), xp)
 
 

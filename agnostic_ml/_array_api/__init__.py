@@ -20,20 +20,27 @@ Modules, by topic (in the style of array-api-extra's delegation modules):
   working dtypes, capabilities, autograd state;
 - ``_host``: the edges to and from the host (``follow``, ``to_numpy``,
   ``from_host_indices``);
-- ``_creation``: masks created on a device;
+- ``_creation``: masks created on a device (and ``at``, array-api-extra's functional
+  update, re-exported so that no other module imports array-api-extra);
 - ``_sorting``: ``topk``, ``kth_smallest``, ``sort_values``;
 - ``_indexing``: ``nonzero``, ``nonzero_2d``, the gathers, ``repeat``;
 - ``_reductions``: ``weighted_bincount``;
+- ``_norms``: ``vector_norm`` and square roots with finite gradients at 0;
 - ``_products``: ``gram``, ``euclidean_matrix``, ``l2_rank_scores``, ``fill_self``.
 """
 
+from array_api_extra import at  # functional updates: ``at(x, idx).set(v, copy=True)`` (house rule 5)
+
 from ._creation import eye_mask
 from ._host import follow, from_host_indices, to_numpy
-from ._indexing import nonzero, nonzero_2d, repeat, take_nonneg, take_rows
+from ._indexing import compress, nonzero, nonzero_2d, repeat, take_nonneg, take_rows
 from ._namespace import (
+    default_floating_dtype,
     floating_work_dtype,
+    has_boolean_indexing,
     has_data_dependent_shapes,
     index_dtype,
+    infer_namespace,
     is_dask_array,
     is_torch,
     namespace_and_device,
@@ -41,6 +48,7 @@ from ._namespace import (
     requires_grad,
     same_device,
 )
+from ._norms import safe_root, safe_sqrt, standard_vector_norm, vector_norm
 from ._products import euclidean_matrix, fill_self, gram, l2_rank_scores
 from ._reductions import weighted_bincount
 from ._sorting import kth_smallest, sort_values, topk
@@ -48,11 +56,14 @@ from ._sorting import kth_smallest, sort_values, topk
 __all__ = [
     # namespace, device, dtypes, capabilities
     "namespace_and_device",
+    "infer_namespace",
     "same_device",
     "is_torch",
     "is_dask_array",
     "has_data_dependent_shapes",
+    "has_boolean_indexing",
     "index_dtype",
+    "default_floating_dtype",
     "floating_work_dtype",
     "requires_grad",
     "no_grad",
@@ -60,8 +71,9 @@ __all__ = [
     "follow",
     "to_numpy",
     "from_host_indices",
-    # creation
+    # creation and functional updates
     "eye_mask",
+    "at",
     # sorting and selection
     "topk",
     "kth_smallest",
@@ -69,11 +81,17 @@ __all__ = [
     # indexing
     "nonzero",
     "nonzero_2d",
+    "compress",
     "take_rows",
     "take_nonneg",
     "repeat",
     # reductions
     "weighted_bincount",
+    # norms
+    "vector_norm",
+    "standard_vector_norm",
+    "safe_sqrt",
+    "safe_root",
     # products
     "gram",
     "euclidean_matrix",

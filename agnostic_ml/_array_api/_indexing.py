@@ -12,7 +12,7 @@ import array_api_compat as aac
 
 from .._typing import Array, Namespace
 from ._host import from_host_indices, to_numpy
-from ._namespace import has_data_dependent_shapes, index_dtype, is_torch
+from ._namespace import has_boolean_indexing, has_data_dependent_shapes, index_dtype, is_torch
 
 
 def nonzero(mask: Array, *, xp: Namespace) -> tuple[Array, ...]:
@@ -58,6 +58,18 @@ def nonzero_2d(mask: Array, *, xp: Namespace) -> tuple[Array, Array]:
 
             return torch.from_numpy(rows), torch.from_numpy(cols)
     return nonzero(mask, xp=xp)  # type: ignore[return-value]
+
+
+def compress(x: Array, mask: Array, *, xp: Namespace) -> Array:
+    """``x[mask]`` for 1-D arrays: boolean indexing where the namespace has it, else ``take`` + ``nonzero``.
+
+    Boolean indexing is an optional capability of the standard (array-api#84;
+    array-api-strict's strictest mode lacks it).
+    """
+    if has_boolean_indexing(xp):
+        return x[mask]
+    (idx,) = nonzero(mask, xp=xp)
+    return xp.take(x, idx, axis=0)
 
 
 def take_rows(x: Array, idx: Array, *, xp: Namespace) -> Array:

@@ -38,6 +38,25 @@ def namespace_and_device(*arrays: Any) -> tuple[Namespace, Any]:
     return xp, aac.device(arrs[0])
 
 
+def infer_namespace(*candidates: Any, like: Any = None) -> tuple[Namespace, Any]:
+    """Namespace and device that a call's outputs follow, when no argument is required to be an array.
+
+    Those of ``like`` when it is given; otherwise of the first candidate that is an array
+    of a device library (``None``, Python numbers and sequences, NumPy arrays and objects
+    that are not arrays are skipped); otherwise NumPy on ``"cpu"``. Used by the tuple
+    utilities, whose label and index arguments may all be host data.
+    """
+    if like is not None:
+        return namespace_and_device(like)
+    for c in candidates:
+        if c is None or isinstance(c, (list, tuple, int, float, bool, np.generic)):
+            continue
+        if isinstance(c, np.ndarray) or not aac.is_array_api_obj(c):
+            continue  # host data, or not an array (reported by the argument's own check)
+        return namespace_and_device(c)
+    return aac.array_namespace(np.empty(0)), "cpu"
+
+
 def same_device(a: Any, b: Any) -> bool:
     """Whether two devices are the same (compared by their string form).
 
@@ -74,12 +93,25 @@ def numpy_like(xp: Namespace) -> Any | None:
 
 
 def has_data_dependent_shapes(xp: Namespace) -> bool:
-    """Whether ``xp.nonzero`` / boolean indexing are available (array-api#84)."""
+    """Whether ``xp.nonzero`` and other functions with data-dependent output shapes are available (array-api#84)."""
+    return _capability(xp, "data-dependent shapes")
+
+
+def has_boolean_indexing(xp: Namespace) -> bool:
+    """Whether ``x[mask]`` with a boolean array mask is available (array-api#84).
+
+    An optional capability of the standard; array-api-strict's strictest mode lacks it.
+    """
+    return _capability(xp, "boolean indexing")
+
+
+def _capability(xp: Namespace, name: str) -> bool:
+    """``xp.__array_namespace_info__().capabilities()[name]``; True where a namespace does not say."""
     info = getattr(xp, "__array_namespace_info__", None)
     if info is None:
         return True
     try:
-        return bool(info().capabilities().get("data-dependent shapes", True))
+        return bool(info().capabilities().get(name, True))
     except Exception:  # pragma: no cover - defensive for exotic namespaces
         return True
 
@@ -87,6 +119,11 @@ def has_data_dependent_shapes(xp: Namespace) -> bool:
 def index_dtype(xp: Namespace, device: Any = None) -> Any:
     """The namespace's default indexing dtype (int64 on torch/NumPy/strict)."""
     return xpx.default_dtype(xp, "indexing", device=device)
+
+
+def default_floating_dtype(xp: Namespace, device: Any = None) -> Any:
+    """The namespace's default real floating dtype on ``device`` (float32 on torch, float64 on NumPy)."""
+    return xpx.default_dtype(xp, "real floating", device=device)
 
 
 # TODO(issue 7): keyword-only (``*, xp, device``) once accuracy/, restructured in parallel, passes them by keyword.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from .._array_api import eye_mask, index_dtype, namespace_and_device, nonzero, nonzero_2d
+from .._array_api import eye_mask, index_dtype, namespace_and_device, nonzero_2d
 from .._typing import Array
 
 
@@ -84,20 +84,6 @@ def masked_mean(mat: Array, mask: Array, xp: Any) -> Array:
     count = xp.astype(xp.count_nonzero(mask), mat.dtype)
     one = xp.ones((), dtype=mat.dtype, device=namespace_and_device(mat)[1])
     return xp.where(count > zero, total / xp.maximum(count, one), zero)
-
-
-def compress(x: Array, mask: Array, xp: Any) -> Array:
-    """``x[mask]`` for 1-D arrays: boolean indexing where the namespace has it, else ``take`` + ``nonzero``.
-
-    Boolean indexing is an optional capability of the standard (array-api#84;
-    array-api-strict's strictest mode lacks it).
-    """
-    info = getattr(xp, "__array_namespace_info__", None)
-    caps = info().capabilities() if info is not None else {}
-    if caps.get("boolean indexing", True):
-        return x[mask]
-    (idx,) = nonzero(mask, xp=xp)
-    return xp.take(x, idx, axis=0)
 
 
 def flat_gather(mat: Array, rows: Array, cols: Array, xp: Any) -> Array:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import array_api_extra as xpx
 import numpy as np
 
-from .._array_api import namespace_and_device, no_grad, same_device, to_numpy
+from .._array_api import at, namespace_and_device, no_grad, same_device, to_numpy
 from .._component import Component
 from .._checks import prepare_batch
 from .._typing import Array
@@ -108,8 +107,8 @@ class RingBank(Component):
         s, e = self.ptr, self.ptr + self.batch_size
         lab = labels if labels.dtype == self.labels.dtype else xp.astype(labels, self.labels.dtype)
         with no_grad(xp):
-            self.set_state("embeddings", xpx.at(self.embeddings)[s:e, ...].set(embeddings, copy=True))
-            self.set_state("labels", xpx.at(self.labels)[s:e].set(lab, copy=True))
+            self.set_state("embeddings", at(self.embeddings)[s:e, ...].set(embeddings, copy=True))
+            self.set_state("labels", at(self.labels)[s:e].set(lab, copy=True))
         if self.labels_host is not None:
             self.labels_host[s:e] = to_numpy(labels)
         self.ptr = e % self.size

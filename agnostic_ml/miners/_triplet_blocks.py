@@ -63,7 +63,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .._array_api import eye_mask, index_dtype, nonzero, repeat, take_nonneg, to_numpy
+from .._array_api import eye_mask, index_dtype, namespace_and_device, nonzero, repeat, take_nonneg, to_numpy
 from .._typing import Array
 
 #: Elements of one anchor block's ``(B, R)`` temporaries (key, order, masks).
@@ -135,8 +135,9 @@ def search_sorted_prefix(
     lo = xp.zeros_like(hi)
     if hi.shape[0] == 0 or n_cols == 0:
         return lo
-    last = xp.asarray(n_cols - 1, dtype=hi.dtype, device=_dev(hi))
-    one = xp.asarray(1, dtype=hi.dtype, device=_dev(hi))
+    _, device = namespace_and_device(hi)
+    last = xp.asarray(n_cols - 1, dtype=hi.dtype, device=device)
+    one = xp.asarray(1, dtype=hi.dtype, device=device)
     for _ in range(int(n_cols).bit_length()):
         active = lo < hi
         mid = (lo + hi) // 2
@@ -162,10 +163,7 @@ def iter_triplet_blocks(
     block_elements: int | None = None,
 ) -> Iterator[TripletBlock]:
     """Yield the triplet intervals of each anchor block (see the module docstring)."""
-    import array_api_compat as aac
-
-    xp = aac.array_namespace(mat)
-    device = aac.device(mat)
+    xp, device = namespace_and_device(mat)
     idt = index_dtype(xp, device)
     n, r = mat.shape
     if n == 0 or r == 0:
@@ -269,9 +267,3 @@ def _emit_step(b: TripletBlock, i: int, j: int, m: int, *, xp: Any, device: Any,
     n = take_nonneg(xp.reshape(b.order, (-1,)), slot, xp=xp)
     del slot
     return repeat(a, cnt, total=m, xp=xp), repeat(b.positives[i:j], cnt, total=m, xp=xp), n
-
-
-def _dev(x: Array) -> Any:
-    import array_api_compat as aac
-
-    return aac.device(x)

@@ -6,11 +6,11 @@ import math
 import numbers
 from typing import Any
 
-from .._array_api import index_dtype, kth_smallest, namespace_and_device, nonzero, nonzero_2d, to_numpy
+from .._array_api import compress, index_dtype, kth_smallest, namespace_and_device, nonzero, nonzero_2d, to_numpy
 from .._typing import Array
 from ..distances import BaseDistance
 from ..tuples import convert_to_pairs
-from ._pair_mining import compress, distance_matrix, empty_indices, extreme, flat_gather, label_masks, mask_to_pairs
+from ._pair_mining import distance_matrix, empty_indices, extreme, flat_gather, label_masks, mask_to_pairs
 from .base import BaseMiner
 
 
@@ -157,7 +157,7 @@ class HDCMiner(BaseMiner):
             cand = xp.where(flat_valid, flat_vals, extreme(values, xp, largest=not largest))
             kth = kth_smallest(cand, total - k + 1 if largest else k, xp=xp)
         else:
-            cand = compress(flat_vals, flat_valid, xp)
+            cand = compress(flat_vals, flat_valid, xp=xp)
             kth = kth_smallest(cand, count - k + 1 if largest else k, xp=xp)
         better = xp.logical_and(valid, values > kth if largest else values < kth)
         tied = xp.logical_and(valid, values == kth)
