@@ -33,7 +33,6 @@ from ._checks import prepare_indices
 from ._array_api import (
     at,
     default_floating_dtype,
-    eye_mask,
     follow,
     from_host_indices,
     index_dtype,
@@ -45,6 +44,7 @@ from ._array_api import (
     take_nonneg,
     to_numpy,
 )
+from ._label_masks import label_masks
 from ._typing import Array
 
 __all__ = [
@@ -153,15 +153,7 @@ def get_matches_and_diffs(labels: Any, ref_labels: Any = None, *, like: Any = No
     ([[0, 1, 0], [1, 0, 0], [0, 0, 0]], [[0, 0, 1], [0, 0, 1], [1, 1, 0]])
     """
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like)
-    return _matches_and_diffs(lab, rlab, self_ref, xp, device)
-
-
-def _matches_and_diffs(lab: Array, rlab: Array, self_ref: bool, xp: Any, device: Any) -> tuple[Array, Array]:
-    same = xp.expand_dims(lab, axis=1) == xp.expand_dims(rlab, axis=0)
-    diffs = xp.logical_not(same)
-    if self_ref and lab.shape[0] > 0:
-        same = xp.logical_and(same, xp.logical_not(eye_mask(lab.shape[0], lab.shape[0], xp=xp, device=device)))
-    return same, diffs
+    return label_masks(lab, rlab, exclude_self=self_ref, xp=xp, device=device)
 
 
 def get_all_pairs_indices(labels: Any, ref_labels: Any = None, *, like: Any = None) -> tuple[Array, Array, Array, Array]:
@@ -175,7 +167,7 @@ def get_all_pairs_indices(labels: Any, ref_labels: Any = None, *, like: Any = No
     [[0, 1], [1, 0], [0, 1, 2, 2], [2, 2, 0, 1]]
     """
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like)
-    matches, diffs = _matches_and_diffs(lab, rlab, self_ref, xp, device)
+    matches, diffs = label_masks(lab, rlab, exclude_self=self_ref, xp=xp, device=device)
     a1, p = nonzero_2d(matches, xp=xp)
     a2, n = nonzero_2d(diffs, xp=xp)
     return a1, p, a2, n
@@ -200,7 +192,7 @@ def get_all_triplets_indices(labels: Any, ref_labels: Any = None, *, like: Any =
     [[0, 1], [1, 0], [2, 2]]
     """
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like)
-    matches, diffs = _matches_and_diffs(lab, rlab, self_ref, xp, device)
+    matches, diffs = label_masks(lab, rlab, exclude_self=self_ref, xp=xp, device=device)
     return _all_triplets_from_masks(matches, diffs, xp, device)
 
 

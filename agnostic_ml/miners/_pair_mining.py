@@ -12,7 +12,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from .._array_api import eye_mask, index_dtype, namespace_and_device, nonzero_2d
+from .._array_api import index_dtype, namespace_and_device, nonzero_2d
 from .._typing import Array
 
 
@@ -24,20 +24,6 @@ def distance_matrix(distance: Any, embeddings: Array, ref_emb: Array) -> Array:
     if ref_emb is embeddings:
         return distance(embeddings)
     return distance(embeddings, ref_emb)
-
-
-def label_masks(labels: Array, ref_labels: Array, xp: Any, device: Any) -> tuple[Array, Array]:
-    """Boolean ``(N, M)`` masks of positive and negative pairs (PML's self-pair rule).
-
-    ``pos[i, j] = labels[i] == ref_labels[j]`` with the diagonal cleared only when
-    ``ref_labels is labels`` (no separate reference set); ``neg = not same``.
-    """
-    same = labels[:, None] == ref_labels[None, :]
-    neg = xp.logical_not(same)
-    if ref_labels is labels:
-        n = labels.shape[0]
-        same = xp.logical_and(same, xp.logical_not(eye_mask(n, n, xp=xp, device=device)))
-    return same, neg
 
 
 def extreme(like: Array, xp: Any, *, largest: bool) -> Array:

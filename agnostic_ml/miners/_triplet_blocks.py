@@ -37,9 +37,8 @@ API (private; shared by TripletMarginMiner and OML-style all-triplets miners)
     dtype; triplets are grouped by ``(a, p)`` in lexicographic order, and within a group
     the negatives follow the sorted order (nearest first for distances with ``sort=True``).
 
-``label_masks(labels, ref_labels, start, stop, *, exclude_self, xp, device)``
-    ``(pos, neg)`` boolean masks of anchor rows ``start:stop`` (PML's self-pair rule:
-    the diagonal is removed from the positives only when ``exclude_self``).
+The ``(pos, neg)`` masks of each anchor block come from
+:func:`agnostic_ml._label_masks.label_masks` (``start=``, ``stop=``).
 
 Example
 -------
@@ -63,7 +62,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .._array_api import eye_mask, index_dtype, namespace_and_device, nonzero, repeat, take_nonneg, to_numpy
+from .._array_api import index_dtype, namespace_and_device, nonzero, repeat, take_nonneg, to_numpy
+from .._label_masks import label_masks
 from .._typing import Array
 
 #: Elements of one anchor block's ``(B, R)`` temporaries (key, order, masks).
@@ -104,17 +104,6 @@ def anchor_block_rows(n_cols: int, block_elements: int | None = None) -> int:
     """Rows per anchor block so that a ``(rows, n_cols)`` temporary has ``<= block_elements``."""
     budget = BLOCK_ELEMENTS if block_elements is None else block_elements
     return max(1, budget // max(1, n_cols))
-
-
-def label_masks(
-    labels: Array, ref_labels: Array, start: int, stop: int, *, exclude_self: bool, xp: Any, device: Any
-) -> tuple[Array, Array]:
-    """Positive and negative masks of anchor rows ``start:stop`` (shape ``(stop - start, R)``)."""
-    same = xp.expand_dims(labels[start:stop], axis=1) == xp.expand_dims(ref_labels, axis=0)
-    neg = xp.logical_not(same)
-    if exclude_self:
-        same = xp.logical_and(same, xp.logical_not(eye_mask(stop - start, ref_labels.shape[0], xp=xp, device=device, k=start)))
-    return same, neg
 
 
 def search_sorted_prefix(
@@ -175,7 +164,7 @@ def iter_triplet_blocks(
     r_i = xp.asarray(r, dtype=idt, device=device)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
-        pos, neg = label_masks(labels, ref_labels, start, stop, exclude_self=exclude_self, xp=xp, device=device)
+        pos, neg = label_masks(labels, ref_labels, exclude_self=exclude_self, start=start, stop=stop, xp=xp, device=device)
         pr, pp = nonzero(pos, xp=xp)
         if pr.shape[0] == 0:
             continue

@@ -7,10 +7,11 @@ from typing import Any
 
 from .._array_api import floating_work_dtype, index_dtype, namespace_and_device, nonzero, take_nonneg
 from .._checks import check_finite
+from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
 from ._distance_checks import require_normalized_euclidean
-from ._triplet_blocks import anchor_block_rows, label_masks
+from ._triplet_blocks import anchor_block_rows
 from .base import BaseMiner
 
 
@@ -94,7 +95,7 @@ class AngularMiner(BaseMiner):
         g_rr = g_qr if r is q else xp.matmul(r, xp.matrix_transpose(r))  # p.n
         sq_q = xp.sum(q * q, axis=1)
         sq_r = sq_q if r is q else xp.sum(r * r, axis=1)
-        pos, neg = label_masks(labels, ref_labels, 0, n, exclude_self=exclude_self, xp=xp, device=device)
+        pos, neg = label_masks(labels, ref_labels, exclude_self=exclude_self, stop=n, xp=xp, device=device)
         pa, pp = nonzero(pos, xp=xp)
         n_pairs = pa.shape[0]
         tan2x4 = xp.asarray(4.0 * math.tan(math.radians(self.angle)) ** 2, dtype=dtype, device=device)

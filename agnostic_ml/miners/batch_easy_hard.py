@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import namespace_and_device, nonzero
+from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
 from ._pair_mining import (
@@ -12,7 +13,6 @@ from ._pair_mining import (
     distance_matrix,
     empty_indices,
     flat_gather,
-    label_masks,
     mask_to_pairs,
     masked_row_best,
 )
@@ -141,7 +141,7 @@ class BatchEasyHardMiner(BaseMiner):
         if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
             return empty_indices(xp, device, 4)
         mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, xp, device)
+        pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
         pos = self._in_range(mat, pos, self.allowed_pos_range, xp)
         neg = self._in_range(mat, neg, self.allowed_neg_range, xp)
         ps, ns = self.pos_strategy, self.neg_strategy

@@ -6,7 +6,8 @@ import math
 import numbers
 from typing import Any, Sequence, Union
 
-from .._array_api import eye_mask, index_dtype, namespace_and_device, topk
+from .._array_api import index_dtype, namespace_and_device, topk
+from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
 from ._oml import (
@@ -84,16 +85,6 @@ def nhard_triplets(
     p = xp.take(xp.reshape(xp.astype(pidx, idt), (-1,)), a * kp + (i + sp))
     neg = xp.take(xp.reshape(xp.astype(nidx, idt), (-1,)), a * kn + (j + sn))
     return a, p, neg
-
-
-def label_masks(labels: Array, ref_labels: Array, *, exclude_self: bool) -> tuple[Array, Array]:
-    """``(same label, not self)`` and ``(different label)`` masks of shape (N, R)."""
-    xp, device = namespace_and_device(labels)
-    same = labels[:, None] == ref_labels[None, :]
-    pos = same
-    if exclude_self:
-        pos = xp.logical_and(same, xp.logical_not(eye_mask(labels.shape[0], ref_labels.shape[0], xp=xp, device=device)))
-    return pos, xp.logical_not(same)
 
 
 class NHardTripletsMiner(OMLTripletCalls, BaseMiner):

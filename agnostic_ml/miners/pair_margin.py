@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from .._array_api import namespace_and_device
+from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
-from ._pair_mining import check_real, distance_matrix, empty_indices, label_masks, mask_to_pairs, masked_mean
+from ._pair_mining import check_real, distance_matrix, empty_indices, mask_to_pairs, masked_mean
 from .base import BaseMiner
 
 
@@ -60,7 +61,7 @@ class PairMarginMiner(BaseMiner):
         if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
             return empty_indices(xp, device, 4)
         mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, xp, device)
+        pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
         if self.distance.is_inverted:
             keep_pos = xp.logical_and(pos, mat < self.pos_margin)
             keep_neg = xp.logical_and(neg, mat > self.neg_margin)

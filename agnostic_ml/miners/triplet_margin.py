@@ -6,9 +6,10 @@ import math
 from typing import Any
 
 from .._array_api import floating_work_dtype, namespace_and_device, to_numpy
+from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
-from ._triplet_blocks import anchor_block_rows, emit_triplets, iter_triplet_blocks, label_masks
+from ._triplet_blocks import anchor_block_rows, emit_triplets, iter_triplet_blocks
 from .base import BaseMiner
 
 TYPES_OF_TRIPLETS = ("all", "hard", "semihard", "easy")
@@ -127,7 +128,7 @@ class TripletMarginMiner(BaseMiner):
         rows = anchor_block_rows(r)
         for start in range(0, n, rows):
             stop = min(start + rows, n)
-            pos, neg = label_masks(labels, ref_labels, start, stop, exclude_self=exclude_self, xp=xp, device=device)
+            pos, neg = label_masks(labels, ref_labels, exclude_self=exclude_self, start=start, stop=stop, xp=xp, device=device)
             block = mat[start:stop, ...]
             z = xp.zeros_like(block)
             n_pos = xp.sum(xp.astype(pos, mat.dtype), axis=1)

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from .._array_api import from_host_indices, namespace_and_device, to_numpy
+from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
-from ._pair_mining import check_int, distance_matrix, empty_indices, extreme, label_masks
+from ._pair_mining import check_int, distance_matrix, empty_indices, extreme
 from .base import BaseMiner
 
 
@@ -89,7 +90,7 @@ class UniformHistogramMiner(BaseMiner):
             return empty_indices(xp, device, 4)
         nb = self.num_bins
         mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, xp, device)
+        pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
         # One small-integer key per matrix entry: positive bins [0, nb), negative bins
         # [nb, 2 nb), anything else (the self diagonal) 2 nb.
         n_keys = 2 * nb + 1
