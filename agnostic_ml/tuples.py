@@ -33,6 +33,7 @@ from ._checks import prepare_indices
 from ._array_api import (
     at,
     default_floating_dtype,
+    empty_indices,
     follow,
     from_host_indices,
     index_dtype,
@@ -129,11 +130,6 @@ def _check_t_per_anchor(t_per_anchor: Any, allow_all: bool) -> None:
         raise ValueError(f"t_per_anchor must be {want}, got {t_per_anchor!r}")
 
 
-def _empty(xp: Any, device: Any, k: int) -> tuple[Array, ...]:
-    idt = index_dtype(xp, device)
-    return tuple(xp.zeros((0,), dtype=idt, device=device) for _ in range(k))
-
-
 def _exclusive_cumsum(x: Array, xp: Any) -> Array:
     return xp.cumulative_sum(x, include_initial=True)[: x.shape[0]]
 
@@ -202,7 +198,7 @@ def _all_triplets_from_masks(matches: Array, diffs: Array, xp: Any, device: Any)
     n_neg = xp.sum(xp.astype(diffs, idt), axis=1)
     counts = to_numpy(n_pos * n_neg).astype(np.int64)  # one sync: the output size
     if counts.sum() == 0:
-        return _empty(xp, device, 3)
+        return empty_indices(3, xp=xp, device=device)
     blocks = [(s, e, int(counts[s:e].sum())) for s, e in _anchor_blocks(counts, TRIPLET_BLOCK)]
     blocks = [blk for blk in blocks if blk[2] > 0]
     if len(blocks) == 1:
@@ -443,7 +439,7 @@ def _pairs_to_triplets(a1: Array, p: Array, a2: Array, n: Array, *, xp: Any, dev
     rep = xp.astype(xp.searchsorted(a2s, a1, side="right") - lo, idt)
     total = int(to_numpy(xp.sum(rep))) if rep.shape[0] else 0
     if total == 0:
-        return _empty(xp, device, 3)
+        return empty_indices(3, xp=xp, device=device)
     shift = xp.astype(lo, idt) - _exclusive_cumsum(rep, xp)
     n_idx = repeat(shift, rep, total=total, xp=xp) + xp.arange(total, dtype=idt, device=device)
     return repeat(a1, rep, total=total, xp=xp), repeat(p, rep, total=total, xp=xp), take_nonneg(ns, n_idx, xp=xp)

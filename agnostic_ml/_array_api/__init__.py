@@ -31,7 +31,7 @@ Modules, by topic (in the style of array-api-extra's delegation modules):
 
 from array_api_extra import at  # functional updates: ``at(x, idx).set(v, copy=True)`` (house rule 5)
 
-from ._creation import eye_mask
+from ._creation import empty_indices, eye_mask
 from ._host import follow, from_host_indices, to_numpy
 from ._indexing import compress, nonzero, nonzero_2d, repeat, take_nonneg, take_rows
 from ._namespace import (
@@ -73,6 +73,7 @@ __all__ = [
     "from_host_indices",
     # creation and functional updates
     "eye_mask",
+    "empty_indices",
     "at",
     # sorting and selection
     "topk",

@@ -89,12 +89,6 @@ def hardness(mat: Array, distance: BaseDistance) -> Array:
     return -mat if distance.is_inverted else mat
 
 
-def empty_triplets(xp: Any, device: Any) -> tuple[Array, Array, Array]:
-    idt = index_dtype(xp, device)
-    z = xp.zeros((0,), dtype=idt, device=device)
-    return z, z, z
-
-
 def total_of(cum: Array) -> int:
     """Last entry of an inclusive cumulative sum, as a Python int (one host sync)."""
     if cum.shape[0] == 0:

@@ -33,12 +33,6 @@ def extreme(like: Array, xp: Any, *, largest: bool) -> Array:
     return xp.asarray(float(fi.max if largest else fi.min), dtype=like.dtype, device=device)
 
 
-def empty_indices(xp: Any, device: Any, k: int) -> tuple[Array, ...]:
-    """``k`` empty index arrays (indexing dtype, on ``device``)."""
-    idt = index_dtype(xp, device)
-    return tuple(xp.zeros((0,), dtype=idt, device=device) for _ in range(k))
-
-
 def mask_to_pairs(mask: Array, xp: Any) -> tuple[Array, Array]:
     """Row-major ``(rows, cols)`` of the True entries of a 2-D mask (one ``nonzero``)."""
     return nonzero_2d(mask, xp=xp)

@@ -62,7 +62,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .._array_api import index_dtype, namespace_and_device, nonzero, repeat, take_nonneg, to_numpy
+from .._array_api import empty_indices, index_dtype, namespace_and_device, nonzero, repeat, take_nonneg, to_numpy
 from .._label_masks import label_masks
 from .._typing import Array
 
@@ -225,8 +225,7 @@ def emit_triplets(
     idt = index_dtype(xp, device)
     total = sum(b.total for b in blocks)
     if total == 0:
-        empty = xp.zeros((0,), dtype=idt, device=device)
-        return empty, empty, empty
+        return empty_indices(3, xp=xp, device=device)  # type: ignore[return-value]
     limit = EMIT_ELEMENTS if emit_elements is None else emit_elements
     if len(blocks) == 1 and total <= max(limit, ONE_STEP_ELEMENTS if emit_elements is None else 0):
         return _emit_step(blocks[0], 0, blocks[0].host_count.shape[0], total, xp=xp, device=device, idt=idt)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._array_api import from_host_indices, index_dtype, namespace_and_device
+from .._array_api import empty_indices, from_host_indices, index_dtype, namespace_and_device
 from .._typing import Array
 from ..tuples import get_all_triplets_indices
 from ._oml import (
@@ -15,7 +15,6 @@ from ._oml import (
     as_generator,
     check_int,
     decode_product_ranks,
-    empty_triplets,
     kth_outside_group,
     label_groups,
     oml_distance,
@@ -136,11 +135,11 @@ def all_triplets_indices(
     """
     xp, device = namespace_and_device(labels)
     if labels.shape[0] == 0 or ref_labels.shape[0] == 0:
-        return empty_triplets(xp, device)
+        return empty_indices(3, xp=xp, device=device)
     counts = triplet_counts(labels, ref_labels, exclude_self=exclude_self, xp=xp)
     total = total_of(xp.cumulative_sum(counts["n_pos"] * counts["n_neg"]))
     if total == 0:
-        return empty_triplets(xp, device)
+        return empty_indices(3, xp=xp, device=device)
     if total <= max_output:
         # The shared blocked enumerator (same set and lexicographic order as the decoder).
         return get_all_triplets_indices(labels, None if exclude_self else ref_labels)

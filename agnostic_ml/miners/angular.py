@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._array_api import floating_work_dtype, index_dtype, namespace_and_device, nonzero, take_nonneg
+from .._array_api import empty_indices, floating_work_dtype, namespace_and_device, nonzero, take_nonneg
 from .._checks import check_finite
 from .._label_masks import label_masks
 from .._typing import Array
@@ -76,7 +76,6 @@ class AngularMiner(BaseMiner):
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
         xp, device = namespace_and_device(embeddings)
-        idt = index_dtype(xp, device)
         check_finite(embeddings, "embeddings", xp)
         exclude_self = ref_labels is labels
         if not exclude_self:
@@ -87,10 +86,9 @@ class AngularMiner(BaseMiner):
             ref_emb if ref_emb.dtype == dtype else xp.astype(ref_emb, dtype)
         )
         n, m = q.shape[0], r.shape[0]
-        empty = xp.zeros((0,), dtype=idt, device=device)
         if n == 0 or m == 0:
             self._record_stats(None, xp, device, dtype)
-            return empty, empty, empty
+            return empty_indices(3, xp=xp, device=device)  # type: ignore[return-value]
         g_qr = xp.matmul(q, xp.matrix_transpose(r))  # a.p and a.n
         g_rr = g_qr if r is q else xp.matmul(r, xp.matrix_transpose(r))  # p.n
         sq_q = xp.sum(q * q, axis=1)
@@ -128,7 +126,7 @@ class AngularMiner(BaseMiner):
                 acc.add(xp.maximum(ap2, zero), nc2, is_neg, math.radians(self.angle))
         self._record_stats(acc, xp, device, dtype)
         if not parts:
-            return empty, empty, empty
+            return empty_indices(3, xp=xp, device=device)  # type: ignore[return-value]
         if len(parts) == 1:
             return parts[0]
         # one component at a time, dropping its parts: peak 4x (not 6x) one output array

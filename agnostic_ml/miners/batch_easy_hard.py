@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._array_api import namespace_and_device, nonzero
+from .._array_api import empty_indices, namespace_and_device, nonzero
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
 from ._pair_mining import (
     check_range,
     distance_matrix,
-    empty_indices,
     flat_gather,
     mask_to_pairs,
     masked_row_best,
@@ -139,7 +138,7 @@ class BatchEasyHardMiner(BaseMiner):
         """(a1, p, a2, n); shared with :class:`BatchHardMiner`."""
         xp, device = namespace_and_device(embeddings)
         if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
-            return empty_indices(xp, device, 4)
+            return empty_indices(4, xp=xp, device=device)
         mat = distance_matrix(self.distance, embeddings, ref_emb)
         pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
         pos = self._in_range(mat, pos, self.allowed_pos_range, xp)

@@ -6,6 +6,7 @@ import math
 from typing import Any, NamedTuple
 
 from .._array_api import (
+    empty_indices,
     eye_mask,
     index_dtype,
     namespace_and_device,
@@ -62,9 +63,8 @@ def cluster_triplets(embeddings: Array, labels: Array, distance: BaseDistance) -
     xp, device = namespace_and_device(embeddings)
     idt = index_dtype(xp, device)
     n, dim = embeddings.shape
-    empty = xp.zeros((0,), dtype=idt, device=device)
     if n == 0:
-        return ClusterTriplets(embeddings[:0, ...], labels[:0], empty, empty, empty)
+        return ClusterTriplets(embeddings[:0, ...], labels[:0], *empty_indices(3, xp=xp, device=device))
     ids, n_classes = class_ids(labels, xp=xp)
     member = xp.arange(n_classes, dtype=idt, device=device)[:, None] == ids[None, :]  # (C, N)
     counts = xp.sum(xp.astype(member, idt), axis=1)
@@ -73,7 +73,7 @@ def cluster_triplets(embeddings: Array, labels: Array, distance: BaseDistance) -
     first_member = xp.argmax(xp.astype(member, idt), axis=1)
     centre_labels = xp.take(labels, first_member)
     if n_classes < 2:
-        return ClusterTriplets(centres, centre_labels, empty, empty, empty)
+        return ClusterTriplets(centres, centre_labels, *empty_indices(3, xp=xp, device=device))
     with no_grad(xp):
         inf = xp.asarray(math.inf, dtype=centres.dtype, device=device)
         h_cx = hardness(distance(centres, embeddings), distance)  # (C, N)

@@ -6,12 +6,12 @@ import math
 import numbers
 from typing import Any
 
-from .._array_api import compress, index_dtype, kth_smallest, namespace_and_device, nonzero, nonzero_2d, to_numpy
+from .._array_api import compress, empty_indices, index_dtype, kth_smallest, namespace_and_device, nonzero, nonzero_2d, to_numpy
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
 from ..tuples import convert_to_pairs
-from ._pair_mining import distance_matrix, empty_indices, extreme, flat_gather, mask_to_pairs
+from ._pair_mining import distance_matrix, extreme, flat_gather, mask_to_pairs
 from .base import BaseMiner
 
 
@@ -108,7 +108,7 @@ class HDCMiner(BaseMiner):
         pos_largest = not self.distance.is_inverted
         if self._external is None:
             if n == 0 or m == 0:
-                return empty_indices(xp, device, 4)
+                return empty_indices(4, xp=xp, device=device)
             mat = distance_matrix(self.distance, embeddings, ref_emb)
             pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
             keep_pos = self._keep_hardest(mat, pos, largest=pos_largest, xp=xp)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .._array_api import namespace_and_device
+from .._array_api import empty_indices, namespace_and_device
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance, CosineSimilarity
-from ._pair_mining import check_real, distance_matrix, empty_indices, extreme, mask_to_pairs
+from ._pair_mining import check_real, distance_matrix, extreme, mask_to_pairs
 from .base import BaseMiner
 
 
@@ -65,7 +65,7 @@ class MultiSimilarityMiner(BaseMiner):
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:
         xp, device = namespace_and_device(embeddings)
         if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
-            return empty_indices(xp, device, 4)
+            return empty_indices(4, xp=xp, device=device)
         mat = distance_matrix(self.distance, embeddings, ref_emb)
         pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
         big = extreme(mat, xp, largest=True)

@@ -6,7 +6,7 @@ import math
 import numbers
 from typing import Any, Sequence, Union
 
-from .._array_api import index_dtype, namespace_and_device, topk
+from .._array_api import empty_indices, index_dtype, namespace_and_device, topk
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
@@ -14,7 +14,6 @@ from ._oml import (
     OMLTripletCalls,
     check_distance,
     decode_product_ranks,
-    empty_triplets,
     hardness,
     total_of,
 )
@@ -63,13 +62,13 @@ def nhard_triplets(
     idt = index_dtype(xp, device)
     n, r = mat.shape
     if n == 0 or r == 0:
-        return empty_triplets(xp, device)
+        return empty_indices(3, xp=xp, device=device)
     h = hardness(mat, distance)
     inf = xp.asarray(math.inf, dtype=h.dtype, device=device)
     (sp, ep), (sn, en) = pos_slice, neg_slice
     kp, kn = min(ep, r), min(en, r)
     if kp <= sp or kn <= sn:
-        return empty_triplets(xp, device)
+        return empty_indices(3, xp=xp, device=device)
     _, pidx = topk(xp.where(pos_mask, h, -inf), kp, largest=True, xp=xp)
     _, nidx = topk(xp.where(neg_mask, h, inf), kn, largest=False, xp=xp)
     zero = xp.zeros((), dtype=idt, device=device)
@@ -79,7 +78,7 @@ def nhard_triplets(
     v = xp.maximum(xp.minimum(n_neg, kn) - sn, zero)
     total = total_of(xp.cumulative_sum(u * v))
     if total == 0:
-        return empty_triplets(xp, device)
+        return empty_indices(3, xp=xp, device=device)
     ranks = xp.arange(total, dtype=idt, device=device)
     a, i, j = decode_product_ranks(ranks, u, v, xp=xp)
     p = xp.take(xp.reshape(xp.astype(pidx, idt), (-1,)), a * kp + (i + sp))

@@ -6,11 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from .._array_api import from_host_indices, namespace_and_device, to_numpy
+from .._array_api import empty_indices, from_host_indices, namespace_and_device, to_numpy
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
-from ._pair_mining import check_int, distance_matrix, empty_indices, extreme
+from ._pair_mining import check_int, distance_matrix, extreme
 from .base import BaseMiner
 
 
@@ -87,7 +87,7 @@ class UniformHistogramMiner(BaseMiner):
         xp, device = namespace_and_device(embeddings)
         n, m = embeddings.shape[0], ref_emb.shape[0]
         if n == 0 or m == 0:
-            return empty_indices(xp, device, 4)
+            return empty_indices(4, xp=xp, device=device)
         nb = self.num_bins
         mat = distance_matrix(self.distance, embeddings, ref_emb)
         pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
@@ -110,7 +110,7 @@ class UniformHistogramMiner(BaseMiner):
         neg_t = self._draw(starts[nb : 2 * nb], counts[nb : 2 * nb], self.neg_per_bin)
         t = np.concatenate([pos_t, neg_t])
         if t.size == 0:
-            return empty_indices(xp, device, 4)
+            return empty_indices(4, xp=xp, device=device)
         idx = xp.take(order, from_host_indices(t, xp=xp, device=device), axis=0)
         rows, cols = idx // m, idx % m
         k = pos_t.size
