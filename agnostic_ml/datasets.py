@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from ._validate import is_int
+
 __all__ = ["load_digits", "standardize", "random_projection", "pca_projection", "l2_normalize"]
 
 
@@ -107,6 +109,6 @@ def _check_matrix(x: Any, name: str) -> np.ndarray:
 
 
 def _check_dim(dim: Any) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+    if not is_int(dim) or dim < 1:
         raise ValueError(f"dim must be a positive int, got {dim!r}")
     return int(dim)

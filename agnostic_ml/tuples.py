@@ -47,6 +47,7 @@ from ._array_api import (
 )
 from ._label_masks import label_masks
 from ._typing import Array
+from ._validate import is_int
 
 __all__ = [
     "get_matches_and_diffs",
@@ -124,8 +125,7 @@ def _check_tuple(indices_tuple: Any, xp: Any, device: Any, sizes: Sequence[int] 
 def _check_t_per_anchor(t_per_anchor: Any, allow_all: bool) -> None:
     if t_per_anchor is None or (allow_all and isinstance(t_per_anchor, str) and t_per_anchor == "all"):
         return
-    ok = isinstance(t_per_anchor, (int, np.integer)) and not isinstance(t_per_anchor, (bool, np.bool_))
-    if not ok or t_per_anchor < 0:
+    if not is_int(t_per_anchor) or t_per_anchor < 0:
         want = 'a non-negative int, None or "all"' if allow_all else "a non-negative int or None"
         raise ValueError(f"t_per_anchor must be {want}, got {t_per_anchor!r}")
 
@@ -554,7 +554,7 @@ def remove_self_comparisons(
     slots = _index_array(curr_batch_idx, xp, device, "curr_batch_idx")
     if slots.shape[0] == 0:
         raise ValueError("curr_batch_idx must not be empty")
-    if not isinstance(ref_size, (int, np.integer)) or ref_size < slots.shape[0]:
+    if not is_int(ref_size) or ref_size < slots.shape[0]:
         raise ValueError(f"ref_size must be an int >= len(curr_batch_idx) = {slots.shape[0]}, got {ref_size!r}")
     a, p = tup[0], tup[1]
     if ref_is_subset:

@@ -10,6 +10,7 @@ from .._component import Component
 from .._array_api import floating_work_dtype, namespace_and_device, same_device, to_numpy, vector_norm
 from .._checks import check_embeddings
 from .._typing import Array
+from .._validate import is_real
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,9 @@ class BaseDistance(Component):
         collect_stats: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(p, (int, float)) or isinstance(p, bool) or not p > 0:
+        if not is_real(p) or not p > 0:
             raise ValueError(f"p must be a positive number, got {p!r}")
-        if not isinstance(power, (int, float)) or isinstance(power, bool):
+        if not is_real(power):
             raise TypeError(f"power must be a number, got {power!r}")
         self.normalize_embeddings = bool(normalize_embeddings)
         self.p = p

@@ -56,15 +56,6 @@ def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
     raise TypeError(f"{name} must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
-def check_int(value: Any, name: str, *, minimum: int) -> int:
-    """A Python/NumPy integer (not bool) ``>= minimum``, else TypeError/ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
 def reject_ref(miner: Any, ref_labels: Array, labels: Array) -> None:
     """Miners whose reference set is built internally refuse a user ``ref_emb``."""
     if ref_labels is not labels:

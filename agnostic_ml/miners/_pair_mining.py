@@ -9,7 +9,6 @@ Nothing here materialises index arrays of all N^2 pairs.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 from .._array_api import index_dtype, namespace_and_device, nonzero_2d
@@ -70,39 +69,3 @@ def flat_gather(mat: Array, rows: Array, cols: Array, xp: Any) -> Array:
     """``mat[rows, cols]`` for 1-D index arrays, via ``take`` on the flattened matrix."""
     m = mat.shape[1]
     return xp.take(xp.reshape(mat, (-1,)), rows * m + cols, axis=0)
-
-
-def check_real(value: Any, name: str, *, nonnegative: bool = False, allow_inf: bool = False) -> float:
-    """A finite real number (not a bool), else ``ValueError``/``TypeError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    v = float(value)
-    if v != v:
-        raise ValueError(f"{name} must not be NaN, got {value!r}")
-    if not allow_inf and v in (float("inf"), float("-inf")):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if nonnegative and v < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return v
-
-
-def check_int(value: Any, name: str, *, minimum: int) -> int:
-    """An integer (not a bool) ``>= minimum``, else ``ValueError``/``TypeError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_range(value: Any, name: str) -> tuple[float, float] | None:
-    """``None`` or a ``(lo, hi)`` pair of reals (infinities allowed) with ``lo <= hi``."""
-    if value is None:
-        return None
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"{name} must be None or a (lo, hi) pair, got {value!r}")
-    lo = check_real(value[0], f"{name}[0]", allow_inf=True)
-    hi = check_real(value[1], f"{name}[1]", allow_inf=True)
-    if lo > hi:
-        raise ValueError(f"{name} must have lo <= hi, got {value!r}")
-    return (lo, hi)

@@ -10,10 +10,10 @@ import numpy as np
 from .._array_api import empty_indices, from_host_indices, index_dtype, namespace_and_device
 from .._typing import Array
 from ..tuples import get_all_triplets_indices
+from .._validate import check_int
 from ._oml import (
     OMLTripletCalls,
     as_generator,
-    check_int,
     decode_product_ranks,
     kth_outside_group,
     label_groups,

@@ -9,6 +9,7 @@ from .._array_api import empty_indices, floating_work_dtype, namespace_and_devic
 from .._checks import check_finite
 from .._label_masks import label_masks
 from .._typing import Array
+from .._validate import is_real
 from ..distances import BaseDistance
 from ._distance_checks import require_normalized_euclidean
 from ._triplet_blocks import anchor_block_rows
@@ -70,7 +71,7 @@ class AngularMiner(BaseMiner):
     def __init__(self, angle: float = 20, collect_stats: bool = False, distance: BaseDistance | None = None) -> None:
         super().__init__(collect_stats=collect_stats, distance=distance)
         require_normalized_euclidean(self)
-        if isinstance(angle, bool) or not isinstance(angle, (int, float)) or not (0 <= angle < 90):
+        if not is_real(angle) or not (0 <= angle < 90):
             raise ValueError(f"angle must be a number of degrees in [0, 90), got {angle!r}")
         self.angle = float(angle)
 

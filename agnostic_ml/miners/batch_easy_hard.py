@@ -8,8 +8,8 @@ from .._array_api import empty_indices, namespace_and_device, nonzero
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
+from .._validate import check_choice, check_range
 from ._pair_mining import (
-    check_range,
     distance_matrix,
     flat_gather,
     mask_to_pairs,
@@ -92,9 +92,8 @@ class BatchEasyHardMiner(BaseMiner):
         distance: BaseDistance | None = None,
     ) -> None:
         super().__init__(collect_stats=collect_stats, distance=distance)
-        for name, value in (("pos_strategy", pos_strategy), ("neg_strategy", neg_strategy)):
-            if not isinstance(value, str) or value not in STRATEGIES:
-                raise ValueError(f"{name} must be one of {', '.join(map(repr, STRATEGIES))}, got {value!r}")
+        check_choice(pos_strategy, "pos_strategy", STRATEGIES)
+        check_choice(neg_strategy, "neg_strategy", STRATEGIES)
         if pos_strategy == neg_strategy == SEMIHARD:
             raise ValueError('pos_strategy and neg_strategy cannot both be "semihard"')
         if SEMIHARD in (pos_strategy, neg_strategy) and ALL in (pos_strategy, neg_strategy):

@@ -9,6 +9,7 @@ import numpy as np
 from .._array_api import floating_work_dtype, namespace_and_device
 from .._checks import check_finite
 from .._typing import Array
+from .._validate import is_real
 from ..distances import BaseDistance
 from ..tuples import get_random_triplet_indices
 from ._distance_checks import require_normalized_euclidean
@@ -75,7 +76,7 @@ class DistanceWeightedMiner(BaseMiner):
         super().__init__(collect_stats=collect_stats, distance=distance)
         require_normalized_euclidean(self)
         for name, v in (("cutoff", cutoff), ("nonzero_loss_cutoff", nonzero_loss_cutoff)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            if not is_real(v) or not math.isfinite(v):
                 raise ValueError(f"{name} must be a finite real number, got {v!r}")
         self.cutoff = float(cutoff)
         self.nonzero_loss_cutoff = float(nonzero_loss_cutoff)

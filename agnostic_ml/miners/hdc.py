@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 from .._array_api import compress, empty_indices, index_dtype, kth_smallest, namespace_and_device, nonzero, nonzero_2d, to_numpy
 from .._label_masks import label_masks
 from .._typing import Array
+from .._validate import is_real
 from ..distances import BaseDistance
 from ..tuples import convert_to_pairs
 from ._pair_mining import distance_matrix, extreme, flat_gather, mask_to_pairs
@@ -68,7 +68,7 @@ class HDCMiner(BaseMiner):
         distance: BaseDistance | None = None,
     ) -> None:
         super().__init__(collect_stats=collect_stats, distance=distance)
-        if isinstance(filter_percentage, bool) or not isinstance(filter_percentage, numbers.Real):
+        if not is_real(filter_percentage):
             raise TypeError(f"filter_percentage must be a real number in (0, 1], got {filter_percentage!r}")
         if not 0 < float(filter_percentage) <= 1:
             raise ValueError(f"filter_percentage must be in (0, 1], got {filter_percentage!r}")

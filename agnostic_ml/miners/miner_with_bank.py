@@ -6,7 +6,8 @@ from typing import Any
 
 from .._array_api import index_dtype, namespace_and_device, nonzero
 from .._typing import Array
-from ._oml import check_int, reject_ref, take_triplets
+from .._validate import check_int
+from ._oml import reject_ref, take_triplets
 from ._ring_bank import MemoryMinerBase, RingBank
 from .base import BaseMiner
 from .n_hard_triplets import NHardTripletsMiner

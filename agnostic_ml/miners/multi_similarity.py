@@ -6,7 +6,8 @@ from .._array_api import empty_indices, namespace_and_device
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance, CosineSimilarity
-from ._pair_mining import check_real, distance_matrix, extreme, mask_to_pairs
+from .._validate import check_real
+from ._pair_mining import distance_matrix, extreme, mask_to_pairs
 from .base import BaseMiner
 
 

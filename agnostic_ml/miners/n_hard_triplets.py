@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Sequence, Union
 
 from .._array_api import empty_indices, index_dtype, namespace_and_device, topk
 from .._label_masks import label_masks
 from .._typing import Array
+from .._validate import is_int
 from ..distances import BaseDistance
 from ._oml import (
     OMLTripletCalls,
@@ -28,12 +28,12 @@ def parse_n(value: Any, name: str) -> tuple[int, int]:
     An int ``n >= 1`` keeps the ``n`` hardest (ranks ``1..n``); a pair ``(lo, hi)`` with
     ``1 <= lo <= hi`` keeps the ``lo``-th to the ``hi``-th hardest, both inclusive (1-based).
     """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if is_int(value):
         if int(value) < 1:
             raise ValueError(f"{name} must be >= 1 (the number of hardest samples to keep), got {value}")
         return 0, int(value)
     if isinstance(value, (tuple, list)):
-        if len(value) != 2 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in value):
+        if len(value) != 2 or not all(is_int(v) for v in value):
             raise TypeError(f"{name} as a range must be a pair of ints (lo, hi), got {value!r}")
         lo, hi = int(value[0]), int(value[1])
         if lo < 1 or hi < lo:

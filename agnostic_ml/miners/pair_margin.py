@@ -6,7 +6,8 @@ from .._array_api import empty_indices, namespace_and_device
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
-from ._pair_mining import check_real, distance_matrix, mask_to_pairs, masked_mean
+from .._validate import check_real
+from ._pair_mining import distance_matrix, mask_to_pairs, masked_mean
 from .base import BaseMiner
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from .._array_api import floating_work_dtype, namespace_and_device, to_numpy
 from .._label_masks import label_masks
 from .._typing import Array
+from .._validate import check_choice, is_real
 from ..distances import BaseDistance
 from ._triplet_blocks import anchor_block_rows, emit_triplets, iter_triplet_blocks
 from .base import BaseMiner
@@ -78,12 +79,9 @@ class TripletMarginMiner(BaseMiner):
         distance: BaseDistance | None = None,
     ) -> None:
         super().__init__(collect_stats=collect_stats, distance=distance)
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin):
+        if not is_real(margin) or not math.isfinite(margin):
             raise ValueError(f"margin must be a finite real number, got {margin!r}")
-        if type_of_triplets not in TYPES_OF_TRIPLETS:
-            raise ValueError(
-                f"type_of_triplets must be one of {', '.join(map(repr, TYPES_OF_TRIPLETS))}, got {type_of_triplets!r}"
-            )
+        check_choice(type_of_triplets, "type_of_triplets", TYPES_OF_TRIPLETS)
         self.margin = float(margin)
         self.type_of_triplets = type_of_triplets
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from .._array_api import from_host_indices, index_dtype, namespace_and_device, to_numpy
 from .._typing import Array
-from ._oml import as_generator, check_int, oml_distance, reject_ref, take_triplets
+from .._validate import check_int
+from ._oml import as_generator, oml_distance, reject_ref, take_triplets
 from ._ring_bank import MemoryMinerBase, RingBank
 from .all_triplets import all_triplets_indices
 from .base import BaseMiner

@@ -10,7 +10,8 @@ from .._array_api import empty_indices, from_host_indices, namespace_and_device,
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
-from ._pair_mining import check_int, distance_matrix, extreme
+from .._validate import check_int
+from ._pair_mining import distance_matrix, extreme
 from .base import BaseMiner
 
 
