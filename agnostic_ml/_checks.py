@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._array_api import follow, index_dtype, namespace_and_device, same_device, to_numpy
-from ._typing import Array
+from ._typing import Array, Namespace
 
 
 def check_embeddings(x: Any, name: str = "embeddings", *, xp: Any = None) -> None:
@@ -35,14 +35,14 @@ def check_finite(x: Array, name: str, xp: Any) -> None:
         raise ValueError(f"{name} contains NaN or inf values; embeddings must be finite")
 
 
-def prepare_labels(labels: Any, n: int, xp: Any, device: Any, *, name: str = "labels") -> Array:
-    """Convert labels (list / NumPy / array of ``xp``) once to ``xp`` on ``device``; check 1-D, length ``n``."""
+def prepare_labels(labels: Any, n: int | None = None, *, xp: Namespace, device: Any, name: str = "labels") -> Array:
+    """Convert labels (list / NumPy / array of ``xp``) once to ``xp`` on ``device``; check 1-D, length ``n`` (when given)."""
     if labels is None:
         raise TypeError(f"{name} is required, got None")
     lab = follow(labels, xp=xp, device=device, name=name)
     if lab.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {tuple(lab.shape)}")
-    if lab.shape[0] != n:
+    if n is not None and lab.shape[0] != n:
         raise ValueError(f"{name} has length {lab.shape[0]} but there are {n} embeddings")
     if xp.isdtype(lab.dtype, "bool") or not (xp.isdtype(lab.dtype, "integral") or xp.isdtype(lab.dtype, "real floating")):
         raise TypeError(f"{name} must be integer (or integer-valued float) class ids, got dtype {lab.dtype}")
@@ -90,15 +90,15 @@ def prepare_batch(
             raise TypeError("labels is required, got None")
         lab = None
     else:
-        lab = prepare_labels(labels, embeddings.shape[0], xp, device, name="labels")
+        lab = prepare_labels(labels, embeddings.shape[0], xp=xp, device=device, name="labels")
     if has_ref:
-        rlab = prepare_labels(ref_labels, ref_emb.shape[0], xp, device, name="ref_labels")
+        rlab = prepare_labels(ref_labels, ref_emb.shape[0], xp=xp, device=device, name="ref_labels")
     else:
         ref_emb, rlab = embeddings, lab
     return xp, device, embeddings, lab, ref_emb, rlab, has_ref
 
 
-def prepare_indices(x: Any, xp: Any, device: Any, name: str) -> Array:
+def prepare_indices(x: Any, *, xp: Namespace, device: Any, name: str) -> Array:
     """Convert an index array (host data or an array of ``xp``) once; check 1-D and integer.
 
     Returns it with the indexing dtype of ``xp`` on ``device``.

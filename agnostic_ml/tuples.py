@@ -29,12 +29,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._checks import prepare_indices
+from ._checks import prepare_indices, prepare_labels
 from ._array_api import (
     at,
     default_floating_dtype,
     empty_indices,
-    follow,
     from_host_indices,
     index_dtype,
     infer_namespace,
@@ -74,30 +73,13 @@ TRIPLET_BLOCK = 1 << 23
 # --------------------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------------------
-def _labels(x: Any, xp: Any, device: Any, name: str) -> Array:
-    if x is None:
-        raise TypeError(f"{name} is required, got None")
-    lab = follow(x, xp=xp, device=device, name=name)
-    if lab.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {tuple(lab.shape)}")
-    if xp.isdtype(lab.dtype, "bool") or not (
-        xp.isdtype(lab.dtype, "integral") or xp.isdtype(lab.dtype, "real floating")
-    ):
-        raise TypeError(f"{name} must hold integer (or integer-valued float) class ids, got dtype {lab.dtype}")
-    return lab
-
-
 def _setup(labels: Any, ref_labels: Any, like: Any, *extra: Any) -> tuple[Any, Any, Array, Array, bool]:
     """(xp, device, labels, ref_labels, self_ref); ``self_ref`` is PML's ``ref_labels is labels``."""
     self_ref = ref_labels is None or ref_labels is labels
     xp, device = infer_namespace(*extra, labels, ref_labels, like=like)
-    lab = _labels(labels, xp, device, "labels")
-    rlab = lab if self_ref else _labels(ref_labels, xp, device, "ref_labels")
+    lab = prepare_labels(labels, xp=xp, device=device, name="labels")
+    rlab = lab if self_ref else prepare_labels(ref_labels, xp=xp, device=device, name="ref_labels")
     return xp, device, lab, rlab, self_ref
-
-
-def _index_array(x: Any, xp: Any, device: Any, name: str) -> Array:
-    return prepare_indices(x, xp, device, name)
 
 
 def _check_tuple(indices_tuple: Any, xp: Any, device: Any, sizes: Sequence[int] = (3, 4)) -> tuple[Array, ...]:
@@ -108,7 +90,7 @@ def _check_tuple(indices_tuple: Any, xp: Any, device: Any, sizes: Sequence[int] 
             got += f" of length {len(indices_tuple)}"
         want = " or ".join({3: "a 3-tuple (a, p, n)", 4: "a 4-tuple (a1, p, a2, n)"}[s] for s in sizes)
         raise ValueError(f"indices_tuple must be {want}, got {got}")
-    arrs = tuple(_index_array(t, xp, device, f"indices_tuple[{i}]") for i, t in enumerate(indices_tuple))
+    arrs = tuple(prepare_indices(t, xp=xp, device=device, name=f"indices_tuple[{i}]") for i, t in enumerate(indices_tuple))
     if len(arrs) == 3 and not arrs[0].shape[0] == arrs[1].shape[0] == arrs[2].shape[0]:
         raise ValueError(
             "triplet arrays (a, p, n) must have equal lengths, got "
@@ -462,7 +444,7 @@ def convert_to_weights(
     [1.0, 1.0, 0.5, 0.5, 0.0]
     """
     xp, device = infer_namespace(*_arrays_of(indices_tuple), labels, like=like)
-    lab = _labels(labels, xp, device, "labels")
+    lab = prepare_labels(labels, xp=xp, device=device, name="labels")
     if dtype is None:
         if like is not None and hasattr(like, "dtype") and xp.isdtype(like.dtype, "real floating"):
             dtype = like.dtype
@@ -551,7 +533,7 @@ def remove_self_comparisons(
     """
     xp, device = infer_namespace(*_arrays_of(indices_tuple), curr_batch_idx, like=like)
     tup = _check_tuple(indices_tuple, xp, device)
-    slots = _index_array(curr_batch_idx, xp, device, "curr_batch_idx")
+    slots = prepare_indices(curr_batch_idx, xp=xp, device=device, name="curr_batch_idx")
     if slots.shape[0] == 0:
         raise ValueError("curr_batch_idx must not be empty")
     if not is_int(ref_size) or ref_size < slots.shape[0]:

@@ -177,4 +177,4 @@ def check_sizes(losses: Array, loss_indices: Any, reduction_type: str, xp: Any, 
 def _index(x: Any, xp: Any, device: Any, name: str) -> Array:
     if x is None:
         raise ValueError(f"{name} is required for this reduction type, got None")
-    return prepare_indices(x, xp, device, name)
+    return prepare_indices(x, xp=xp, device=device, name=name)
