@@ -56,25 +56,6 @@ def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
     raise TypeError(f"{name} must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
-def reject_ref(miner: Any, ref_labels: Array, labels: Array) -> None:
-    """Miners whose reference set is built internally refuse a user ``ref_emb``."""
-    if ref_labels is not labels:
-        raise ValueError(
-            f"{type(miner).__name__} builds its own reference set and does not accept ref_emb/ref_labels; "
-            "call it as miner(embeddings, labels)"
-        )
-
-
-def refuse_ref_args(miner: Any, ref_emb: Any, ref_labels: Any) -> None:
-    """Raise when a user passes ``ref_emb`` / ``ref_labels`` to a miner that builds its own."""
-    if ref_emb is not None or ref_labels is not None:
-        raise ValueError(
-            f"{type(miner).__name__} builds its own reference set and does not accept ref_emb/ref_labels "
-            f"(got ref_emb={type(ref_emb).__name__}, ref_labels={type(ref_labels).__name__}); "
-            "call it as miner(embeddings, labels)"
-        )
-
-
 def hardness(mat: Array, distance: BaseDistance) -> Array:
     """Larger = farther: the distance itself, or minus a similarity."""
     return -mat if distance.is_inverted else mat

@@ -10,7 +10,7 @@ from .._array_api import at, namespace_and_device, no_grad, same_device, to_nump
 from .._component import Component
 from .._checks import prepare_batch
 from .._typing import Array
-from ._oml import IndexedTriplets, refuse_ref_args
+from ._oml import IndexedTriplets
 
 
 class RingBank(Component):
@@ -126,12 +126,7 @@ class MemoryMinerBase:
     """
 
     _bank: RingBank
-
-    def forward(
-        self, embeddings: Array, labels: Any, ref_emb: Array | None = None, ref_labels: Any = None
-    ) -> tuple[Array, ...]:
-        refuse_ref_args(self, ref_emb, ref_labels)
-        return super().forward(embeddings, labels)  # type: ignore[misc]
+    builds_own_reference = True  # BaseMiner.forward refuses ref_emb / ref_labels
 
     def _bank_in_reference(self) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -18,8 +18,8 @@ from .._array_api import (
 from .._checks import prepare_batch
 from .._typing import Array
 from ..distances import BaseDistance
-from ._oml import IndexedTriplets, check_distance, hardness, refuse_ref_args, reject_ref
-from .base import BaseMiner
+from ._oml import IndexedTriplets, check_distance, hardness
+from .base import BaseMiner, refuse_ref_args
 
 
 class ClusterTriplets(NamedTuple):
@@ -124,17 +124,13 @@ class HardClusterMiner(BaseMiner):
     ([0, 1, 2], [2, 5, 8], [1, 0, 1])
     """
 
+    builds_own_reference = True  # the class centres
+
     def __init__(self, *, distance: BaseDistance | None = None, collect_stats: bool = False) -> None:
         super().__init__(collect_stats=collect_stats, distance=check_distance(distance))
 
-    def forward(
-        self, embeddings: Array, labels: Any, ref_emb: Array | None = None, ref_labels: Any = None
-    ) -> tuple[Array, ...]:
-        refuse_ref_args(self, ref_emb, ref_labels)
-        return super().forward(embeddings, labels)  # type: ignore[misc]
-
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
-        reject_ref(self, ref_labels, labels)
+        refuse_ref_args(self, ref_emb, ref_labels, labels=labels)
         t = cluster_triplets(embeddings, labels, self.distance)
         n = embeddings.shape[0]
         return t.anchor_class + n, t.positive, t.negative_class + n

@@ -7,9 +7,9 @@ from typing import Any
 from .._array_api import index_dtype, namespace_and_device, nonzero
 from .._typing import Array
 from .._validate import check_int
-from ._oml import reject_ref, take_triplets
+from ._oml import take_triplets
 from ._ring_bank import MemoryMinerBase, RingBank
-from .base import BaseMiner
+from .base import BaseMiner, refuse_ref_args
 from .n_hard_triplets import NHardTripletsMiner
 
 
@@ -88,7 +88,7 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
                 f"miner must be a triplet miner (an agnostic_ml BaseMiner such as NHardTripletsMiner), "
                 f"got {type(miner).__name__}"
             )
-        if isinstance(miner, MemoryMinerBase) or type(miner).__name__ == "HardClusterMiner":
+        if miner.builds_own_reference:
             raise TypeError(
                 f"miner must mine rows of the given set; {type(miner).__name__} builds its own reference set"
             )
@@ -103,7 +103,7 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
         return self._bank.is_full
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
-        reject_ref(self, ref_labels, labels)
+        refuse_ref_args(self, ref_emb, ref_labels, labels=labels)
         a, p, n, _, _, _ = self._step(embeddings, labels)
         return a, p, n
 

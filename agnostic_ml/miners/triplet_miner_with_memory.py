@@ -9,10 +9,10 @@ import numpy as np
 from .._array_api import from_host_indices, index_dtype, namespace_and_device, to_numpy
 from .._typing import Array
 from .._validate import check_int
-from ._oml import as_generator, oml_distance, reject_ref, take_triplets
+from ._oml import as_generator, oml_distance, take_triplets
 from ._ring_bank import MemoryMinerBase, RingBank
 from .all_triplets import all_triplets_indices
-from .base import BaseMiner
+from .base import BaseMiner, refuse_ref_args
 
 
 def sample_positive_pairs(labels: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +109,7 @@ class TripletMinerWithMemory(MemoryMinerBase, BaseMiner):
         return self._bank.filled > 0
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
-        reject_ref(self, ref_labels, labels)
+        refuse_ref_args(self, ref_emb, ref_labels, labels=labels)
         a, p, n, _, _, _ = self._step(embeddings, labels)
         return a, p, n
 
