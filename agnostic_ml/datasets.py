@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ._random import as_generator
 from ._validate import is_int
 
 __all__ = ["load_digits", "standardize", "random_projection", "pca_projection", "l2_normalize"]
@@ -79,7 +80,7 @@ def random_projection(x: np.ndarray, dim: int, rng: np.random.Generator | int | 
     """
     x = _check_matrix(x, "x")
     dim = _check_dim(dim)
-    gen = np.random.default_rng(rng)
+    gen = as_generator(rng)
     w = gen.standard_normal((x.shape[1], dim)) / np.sqrt(dim)
     return l2_normalize((x @ w.astype(x.dtype)).astype(x.dtype, copy=False))
 

@@ -45,6 +45,7 @@ from ._array_api import (
     to_numpy,
 )
 from ._label_masks import label_masks
+from ._random import as_generator
 from ._typing import Array
 from ._validate import is_int
 
@@ -266,7 +267,7 @@ def get_random_triplet_indices(
     """
     _check_t_per_anchor(t_per_anchor, allow_all=False)
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like, weights)
-    gen = np.random.default_rng(rng)
+    gen = as_generator(rng)
     la = to_numpy(lab)
     lr = la if self_ref else to_numpy(rlab)
     b, r = la.shape[0], lr.shape[0]

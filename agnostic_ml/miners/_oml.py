@@ -3,8 +3,8 @@
 OML's miners return *embeddings* ``(anchor, positive, negative)`` from ``sample(features,
 labels)``; ours follow PML's call contract and return *indices*. The helpers here give
 both: the rank decoding that turns per-anchor counts into index triplets without
-materialising any ``N x R x R`` array, the OML default distance, explicit RNG
-normalisation, and the gather that builds OML's embedding triplets from indices.
+materialising any ``N x R x R`` array, the OML default distance, and the gather that
+builds OML's embedding triplets from indices.
 
 Rank decoding
 -------------
@@ -19,7 +19,6 @@ decoded in ``O(N + len(ranks))`` memory.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,17 +42,6 @@ def check_distance(distance: Any) -> BaseDistance:
             f"distance must be an agnostic_ml.distances.BaseDistance, got {type(distance).__name__}"
         )
     return distance
-
-
-def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
-    """Normalise ``rng`` (``numpy.random.Generator | int | None``) to a Generator."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        if rng is not None and int(rng) < 0:
-            raise ValueError(f"{name} seed must be non-negative, got {rng}")
-        return np.random.default_rng(None if rng is None else int(rng))
-    raise TypeError(f"{name} must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
 
 
 def hardness(mat: Array, distance: BaseDistance) -> Array:

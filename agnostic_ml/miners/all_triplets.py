@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from .._array_api import empty_indices, from_host_indices, index_dtype, namespace_and_device
+from .._random import as_generator
 from .._typing import Array
 from ..tuples import get_all_triplets_indices
 from .._validate import check_int
 from ._oml import (
     OMLTripletCalls,
-    as_generator,
     decode_product_ranks,
     kth_outside_group,
     label_groups,
@@ -143,7 +143,7 @@ def all_triplets_indices(
     if total <= max_output:
         # The shared blocked enumerator (same set and lexicographic order as the decoder).
         return get_all_triplets_indices(labels, None if exclude_self else ref_labels)
-    gen = rng if rng is not None else np.random.default_rng()
+    gen = as_generator(rng)
     host = gen.choice(total, size=max_output, replace=False, shuffle=False)
     host.sort()
     return decode_all_triplets(from_host_indices(host, xp=xp, device=device), counts, xp=xp)

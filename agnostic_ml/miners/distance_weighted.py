@@ -8,6 +8,7 @@ import numpy as np
 
 from .._array_api import floating_work_dtype, namespace_and_device
 from .._checks import check_finite
+from .._random import as_generator
 from .._typing import Array
 from .._validate import is_real
 from ..distances import BaseDistance
@@ -80,7 +81,7 @@ class DistanceWeightedMiner(BaseMiner):
                 raise ValueError(f"{name} must be a finite real number, got {v!r}")
         self.cutoff = float(cutoff)
         self.nonzero_loss_cutoff = float(nonzero_loss_cutoff)
-        self.rng = np.random.default_rng(rng)
+        self.rng = as_generator(rng)
 
     def weights(self, embeddings: Array, labels: Array, ref_emb: Array | None = None, ref_labels: Array | None = None) -> Array:
         """The unnormalised sampling weights ``w`` (shape ``(N, R)``), 0 outside eligible negatives.

@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from .._array_api import from_host_indices, index_dtype, namespace_and_device, to_numpy
+from .._random import as_generator
 from .._typing import Array
 from .._validate import check_int
-from ._oml import as_generator, oml_distance, take_triplets
+from ._oml import oml_distance, take_triplets
 from ._ring_bank import MemoryMinerBase, RingBank
 from .all_triplets import all_triplets_indices
 from .base import BaseMiner, refuse_ref_args

@@ -8,6 +8,7 @@ import numpy as np
 
 from .._array_api import empty_indices, from_host_indices, namespace_and_device, to_numpy
 from .._label_masks import label_masks
+from .._random import as_generator
 from .._typing import Array
 from ..distances import BaseDistance
 from .._validate import check_int
@@ -43,7 +44,7 @@ class UniformHistogramMiner(BaseMiner):
     pos_per_bin, neg_per_bin : int, default 10
         Draws per non-empty bin, >= 0 (0 gives no pairs of that kind).
     rng : numpy.random.Generator, int or None
-        Source of randomness, normalised once with ``numpy.random.default_rng``; every call
+        Source of randomness, normalised once with :func:`agnostic_ml._random.as_generator`; every call
         advances it.
     collect_stats : bool, default False
         Nothing beyond the pair counts is recorded (as in PML).
@@ -80,9 +81,7 @@ class UniformHistogramMiner(BaseMiner):
         self.num_bins = check_int(num_bins, "num_bins", minimum=1)
         self.pos_per_bin = check_int(pos_per_bin, "pos_per_bin", minimum=0)
         self.neg_per_bin = check_int(neg_per_bin, "neg_per_bin", minimum=0)
-        if rng is not None and not isinstance(rng, (np.random.Generator, int, np.integer)) or isinstance(rng, bool):
-            raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
-        self.rng = np.random.default_rng(rng)
+        self.rng = as_generator(rng)
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:
         xp, device = namespace_and_device(embeddings)
