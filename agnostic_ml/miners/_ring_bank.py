@@ -10,7 +10,7 @@ from .._array_api import at, namespace_and_device, no_grad, same_device, to_nump
 from .._component import Component
 from .._checks import prepare_batch
 from .._typing import Array
-from ._oml import IndexedTriplets
+from .indexed_triplets import IndexedTriplets
 
 
 class RingBank(Component):

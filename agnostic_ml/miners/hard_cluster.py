@@ -18,7 +18,8 @@ from .._array_api import (
 from .._checks import prepare_batch
 from .._typing import Array
 from ..distances import BaseDistance
-from ._oml import IndexedTriplets, check_distance, hardness
+from ._oml import check_distance, hardness
+from .indexed_triplets import IndexedTriplets
 from .base import BaseMiner, refuse_ref_args
 
 
