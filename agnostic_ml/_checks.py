@@ -7,7 +7,7 @@ are done only where a non-finite value would silently poison a result.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._array_api import follow, index_dtype, namespace_and_device, same_device, to_numpy
 from ._typing import Array, Namespace
@@ -57,6 +57,18 @@ def check_ref_pair(ref_emb: Any, ref_labels: Any) -> None:
         raise ValueError("ref_labels was given without ref_emb; pass both or neither")
 
 
+class Batch(NamedTuple):
+    """A validated ``(embeddings, labels, ref_emb, ref_labels)`` call (see :func:`prepare_batch`)."""
+
+    xp: Namespace
+    device: Any
+    embeddings: Array
+    labels: Array | None  # None only when labels were optional and not given
+    ref_emb: Array  # the batch itself when no reference set was given
+    ref_labels: Array | None  # ``labels`` itself (the same object) when no reference set was given
+    has_ref: bool  # whether a separate reference set was given (PML's self-pair rule)
+
+
 def prepare_batch(
     embeddings: Any,
     labels: Any,
@@ -64,13 +76,13 @@ def prepare_batch(
     ref_labels: Any = None,
     *,
     labels_required: bool = True,
-) -> tuple[Any, Any, Array, Array | None, Array, Array | None, bool]:
+) -> Batch:
     """Validate a (embeddings, labels, ref_emb, ref_labels) call.
 
-    Returns ``(xp, device, embeddings, labels, ref_emb, ref_labels, has_ref)`` where
-    ``ref_emb``/``ref_labels`` default to the batch and ``has_ref`` tells whether a
-    separate reference set was given (PML's self-pair rule: only without one is the
-    diagonal excluded).
+    Returns a :class:`Batch` ``(xp, device, embeddings, labels, ref_emb, ref_labels,
+    has_ref)`` where ``ref_emb``/``ref_labels`` default to the batch and ``has_ref`` tells
+    whether a separate reference set was given (PML's self-pair rule: only without one is
+    the diagonal excluded).
     """
     check_ref_pair(ref_emb, ref_labels)
     xp, device = namespace_and_device(embeddings)
@@ -95,7 +107,7 @@ def prepare_batch(
         rlab = prepare_labels(ref_labels, ref_emb.shape[0], xp=xp, device=device, name="ref_labels")
     else:
         ref_emb, rlab = embeddings, lab
-    return xp, device, embeddings, lab, ref_emb, rlab, has_ref
+    return Batch(xp, device, embeddings, lab, ref_emb, rlab, has_ref)
 
 
 def prepare_indices(x: Any, *, xp: Namespace, device: Any, name: str) -> Array:

@@ -9,7 +9,7 @@ Nothing here materialises index arrays of all N^2 pairs.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._array_api import index_dtype, namespace_and_device, nonzero_2d
 from .._typing import Array
@@ -37,10 +37,18 @@ def mask_to_pairs(mask: Array, xp: Any) -> tuple[Array, Array]:
     return nonzero_2d(mask, xp=xp)
 
 
-def masked_row_best(mat: Array, valid: Array, *, largest: bool, xp: Any) -> tuple[Array, Array, Array]:
+class RowBest(NamedTuple):
+    """Per row of a matrix, the chosen entry (see :func:`masked_row_best`)."""
+
+    values: Array  # (N,) the entry, or the sentinel where the row has none
+    cols: Array  # (N,) its column (indexing dtype)
+    has_any: Array  # (N,) bool: whether the row had a valid entry
+
+
+def masked_row_best(mat: Array, valid: Array, *, largest: bool, xp: Any) -> RowBest:
     """Per row, the largest (or smallest) entry of ``mat`` among ``valid`` ones.
 
-    Returns ``(values, cols, has_any)``. Among equal values the lowest column wins
+    Returns a :class:`RowBest` ``(values, cols, has_any)``. Among equal values the lowest column wins
     (``argmax``/``argmin`` return the first occurrence). Rows without a valid entry get
     the sentinel ``finfo.min`` (``finfo.max``) as value, as in PML, and ``has_any`` False.
     ``has_any`` is read at the chosen column (O(N), no second pass over the matrix): a row
@@ -53,7 +61,7 @@ def masked_row_best(mat: Array, valid: Array, *, largest: bool, xp: Any) -> tupl
     cols = xp.astype(cols, index_dtype(xp, namespace_and_device(mat)[1]))
     vals = xp.take_along_axis(work, cols[:, None], axis=1)[:, 0]
     has_any = xp.take_along_axis(valid, cols[:, None], axis=1)[:, 0]
-    return vals, cols, has_any
+    return RowBest(vals, cols, has_any)
 
 
 def masked_mean(mat: Array, mask: Array, xp: Any) -> Array:

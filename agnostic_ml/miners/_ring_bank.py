@@ -174,8 +174,8 @@ class MemoryMinerBase:
         ``E, LE = miner.reference_set(x, y); a, p, n = miner(x, y); loss(E, LE, (a, p, n))``.
         Batch rows stay differentiable. :meth:`mine_extended` does both in one call.
         """
-        xp, _, emb, lab, _, _, _ = prepare_batch(embeddings, labels)
-        return self._reference(emb, lab, xp)
+        batch = prepare_batch(embeddings, labels)
+        return self._reference(batch.embeddings, batch.labels, batch.xp)
 
     def mine_extended(self, embeddings: Array, labels: Any) -> IndexedTriplets:
         """Mine, enqueue the batch, and return the indices with the set ``E`` they index.
@@ -184,7 +184,8 @@ class MemoryMinerBase:
         negatives, is_original)``; ``E = [batch; bank rows]`` keeps the batch rows
         differentiable (bank rows are detached copies).
         """
-        xp, _, emb, lab, _, _, _ = prepare_batch(embeddings, labels)
+        batch = prepare_batch(embeddings, labels)
+        xp, emb, lab = batch.xp, batch.embeddings, batch.labels
         with no_grad(xp):
             a, p, n, original, ref, ref_lab = self._step(emb, lab)
         b = emb.shape[0]

@@ -67,11 +67,11 @@ class BaseMiner(RecordsStats):
     ) -> tuple[Array, ...]:
         if self.builds_own_reference:
             refuse_ref_args(self, ref_emb, ref_labels)
-        xp, device, emb, lab, ref, rlab, _ = prepare_batch(embeddings, labels, ref_emb, ref_labels)
+        batch = prepare_batch(embeddings, labels, ref_emb, ref_labels)
         self.stats = {}
-        with no_grad(xp):
-            out = self.mine(emb, lab, ref, rlab)
-        out = self._check_output(out, xp, device)
+        with no_grad(batch.xp):
+            out = self.mine(batch.embeddings, batch.labels, batch.ref_emb, batch.ref_labels)
+        out = self._check_output(out, batch.xp, batch.device)
         if self.collect_stats:
             if len(out) == 3:
                 self.stats["num_triplets"] = int(out[0].shape[0])

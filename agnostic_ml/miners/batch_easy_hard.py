@@ -13,6 +13,7 @@ from ._pair_mining import (
     distance_matrix,
     flat_gather,
     mask_to_pairs,
+    RowBest,
     masked_row_best,
 )
 from .base import BaseMiner
@@ -123,7 +124,7 @@ class BatchEasyHardMiner(BaseMiner):
         return xp.logical_and(mask, xp.logical_and(mat >= lo, mat <= hi))
 
     @staticmethod
-    def _pick(mat: Array, valid: Array, largest: bool, thresholds: Array | None, xp: Any) -> tuple[Array, Array, Array]:
+    def _pick(mat: Array, valid: Array, largest: bool, thresholds: Array | None, xp: Any) -> RowBest:
         if thresholds is not None:
             # PML's semihard rule: a "max" pick keeps values strictly below the other
             # side's choice, a "min" pick values strictly above it.
@@ -146,10 +147,10 @@ class BatchEasyHardMiner(BaseMiner):
         pos_pick = neg_pick = None
         if ps == SEMIHARD:
             neg_pick = self._pick(mat, neg, self._neg_largest(), None, xp)
-            pos_pick = self._pick(mat, pos, self._pos_largest(), neg_pick[0], xp)
+            pos_pick = self._pick(mat, pos, self._pos_largest(), neg_pick.values, xp)
         elif ns == SEMIHARD:
             pos_pick = self._pick(mat, pos, self._pos_largest(), None, xp)
-            neg_pick = self._pick(mat, neg, self._neg_largest(), pos_pick[0], xp)
+            neg_pick = self._pick(mat, neg, self._neg_largest(), pos_pick.values, xp)
         else:
             if ps != ALL:
                 pos_pick = self._pick(mat, pos, self._pos_largest(), None, xp)
@@ -157,22 +158,22 @@ class BatchEasyHardMiner(BaseMiner):
                 neg_pick = self._pick(mat, neg, self._neg_largest(), None, xp)
 
         if pos_pick is not None and neg_pick is not None:
-            (a,) = nonzero(xp.logical_and(pos_pick[2], neg_pick[2]), xp=xp)
-            p = xp.take(pos_pick[1], a, axis=0)
-            n = xp.take(neg_pick[1], a, axis=0)
+            (a,) = nonzero(xp.logical_and(pos_pick.has_any, neg_pick.has_any), xp=xp)
+            p = xp.take(pos_pick.cols, a, axis=0)
+            n = xp.take(neg_pick.cols, a, axis=0)
             if self.collect_stats:
-                self._set_stats(xp.take(pos_pick[0], a, axis=0), xp.take(neg_pick[0], a, axis=0), mat, xp)
+                self._set_stats(xp.take(pos_pick.values, a, axis=0), xp.take(neg_pick.values, a, axis=0), mat, xp)
             return a, p, a, n
         if pos_pick is None:
             a1, p = mask_to_pairs(pos, xp)
         else:
-            (a1,) = nonzero(pos_pick[2], xp=xp)
-            p = xp.take(pos_pick[1], a1, axis=0)
+            (a1,) = nonzero(pos_pick.has_any, xp=xp)
+            p = xp.take(pos_pick.cols, a1, axis=0)
         if neg_pick is None:
             a2, n = mask_to_pairs(neg, xp)
         else:
-            (a2,) = nonzero(neg_pick[2], xp=xp)
-            n = xp.take(neg_pick[1], a2, axis=0)
+            (a2,) = nonzero(neg_pick.has_any, xp=xp)
+            n = xp.take(neg_pick.cols, a2, axis=0)
         if self.collect_stats:
             self._set_stats(flat_gather(mat, a1, p, xp), flat_gather(mat, a2, n, xp), mat, xp)
         return a1, p, a2, n

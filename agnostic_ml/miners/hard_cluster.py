@@ -138,8 +138,8 @@ class HardClusterMiner(BaseMiner):
 
     def clusters(self, embeddings: Array, labels: Any) -> ClusterTriplets:
         """The centres and the triplets as (class, sample, class) indices."""
-        _, _, emb, lab, _, _, _ = prepare_batch(embeddings, labels)
-        return cluster_triplets(emb, lab, self.distance)
+        batch = prepare_batch(embeddings, labels)
+        return cluster_triplets(batch.embeddings, batch.labels, self.distance)
 
     def reference_set(self, embeddings: Array, labels: Any) -> tuple[Array, Array]:
         """``E = concat([embeddings, centres])`` and its labels: the set the indices refer to."""
@@ -148,7 +148,8 @@ class HardClusterMiner(BaseMiner):
 
     def mine_extended(self, embeddings: Array, labels: Any) -> IndexedTriplets:
         """Indices together with the extended set ``E`` they refer to (one pass)."""
-        xp, _, emb, lab, _, _, _ = prepare_batch(embeddings, labels)
+        batch = prepare_batch(embeddings, labels)
+        xp, emb, lab = batch.xp, batch.embeddings, batch.labels
         t = cluster_triplets(emb, lab, self.distance)
         n = emb.shape[0]
         e = xp.concat([emb, t.centres], axis=0)
