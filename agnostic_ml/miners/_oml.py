@@ -113,7 +113,7 @@ def kth_outside_group(k: Array, start: Array, groups: LabelGroups, *, xp: Any) -
     return k + below
 
 
-def take_triplets(emb: Array, ref: Array, a: Array, p: Array, n: Array, xp: Any) -> tuple[Array, Array, Array]:
+def take_triplets(emb: Array, ref: Array, a: Array, p: Array, n: Array, *, xp: Any) -> tuple[Array, Array, Array]:
     """OML's output: the anchor, positive and negative embeddings (differentiable gathers)."""
     return take_rows(emb, a, xp=xp), take_rows(ref, p, xp=xp), take_rows(ref, n, xp=xp)
 
@@ -135,7 +135,7 @@ class OMLTripletCalls:
         """OML's call: the ``(anchor, positive, negative)`` embeddings (differentiable gathers)."""
         xp, _ = namespace_and_device(features)
         a, p, n = self(features, labels)  # type: ignore[operator]
-        return take_triplets(features, features, a, p, n, xp)
+        return take_triplets(features, features, a, p, n, xp=xp)
 
     def sample_ids(self, features: Array, labels: Any) -> tuple[list[int], list[int], list[int]]:
         """OML's ``_sample``: the triplets as three Python lists of ints."""

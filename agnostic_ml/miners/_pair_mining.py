@@ -1,17 +1,17 @@
 """Shared pieces of the pair-type and batch-hard miners.
 
 Every miner here works the same way: one distance matrix, fixed-shape boolean masks over
-it (same-label / different-label, the self diagonal removed only when there is no
-separate reference set), and one conversion of a final mask to index arrays with
-:func:`agnostic_ml._array_api.nonzero_2d` (``nonzero``, with NumPy / torch-CPU fast paths).
-Nothing here materialises index arrays of all N^2 pairs.
+it (:func:`agnostic_ml._label_masks.label_masks`: same-label / different-label, the self
+diagonal removed only when there is no separate reference set), and one conversion of a
+final mask to index arrays with :func:`agnostic_ml._array_api.nonzero_2d` (``nonzero``,
+with NumPy / torch-CPU fast paths). Nothing here materialises index arrays of all N^2 pairs.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .._array_api import index_dtype, namespace_and_device, nonzero_2d
+from .._array_api import index_dtype, namespace_and_device
 from .._typing import Array
 
 
@@ -25,16 +25,11 @@ def distance_matrix(distance: Any, embeddings: Array, ref_emb: Array) -> Array:
     return distance(embeddings, ref_emb)
 
 
-def extreme(like: Array, xp: Any, *, largest: bool) -> Array:
+def extreme(like: Array, *, largest: bool, xp: Any) -> Array:
     """0-D ``finfo(dtype).max`` (or ``.min``) on ``like``'s device: PML's finite "infinity"."""
     fi = xp.finfo(like.dtype)
     _, device = namespace_and_device(like)
     return xp.asarray(float(fi.max if largest else fi.min), dtype=like.dtype, device=device)
-
-
-def mask_to_pairs(mask: Array, xp: Any) -> tuple[Array, Array]:
-    """Row-major ``(rows, cols)`` of the True entries of a 2-D mask (one ``nonzero``)."""
-    return nonzero_2d(mask, xp=xp)
 
 
 class RowBest(NamedTuple):
@@ -55,7 +50,7 @@ def masked_row_best(mat: Array, valid: Array, *, largest: bool, xp: Any) -> RowB
     whose valid entries are all no better than the sentinel (infinite distances) counts as
     having none, where PML would return one of its invalid entries.
     """
-    fill = extreme(mat, xp, largest=not largest)
+    fill = extreme(mat, xp=xp, largest=not largest)
     work = xp.where(valid, mat, fill)
     cols = xp.argmax(work, axis=1) if largest else xp.argmin(work, axis=1)
     cols = xp.astype(cols, index_dtype(xp, namespace_and_device(mat)[1]))
@@ -64,7 +59,7 @@ def masked_row_best(mat: Array, valid: Array, *, largest: bool, xp: Any) -> RowB
     return RowBest(vals, cols, has_any)
 
 
-def masked_mean(mat: Array, mask: Array, xp: Any) -> Array:
+def masked_mean(mat: Array, mask: Array, *, xp: Any) -> Array:
     """0-D mean of ``mat`` over ``mask`` (0 when the mask is empty); no host sync."""
     zero = xp.zeros((), dtype=mat.dtype, device=namespace_and_device(mat)[1])
     total = xp.sum(xp.where(mask, mat, zero))
@@ -73,7 +68,7 @@ def masked_mean(mat: Array, mask: Array, xp: Any) -> Array:
     return xp.where(count > zero, total / xp.maximum(count, one), zero)
 
 
-def flat_gather(mat: Array, rows: Array, cols: Array, xp: Any) -> Array:
+def flat_gather(mat: Array, rows: Array, cols: Array, *, xp: Any) -> Array:
     """``mat[rows, cols]`` for 1-D index arrays, via ``take`` on the flattened matrix."""
     m = mat.shape[1]
     return xp.take(xp.reshape(mat, (-1,)), rows * m + cols, axis=0)

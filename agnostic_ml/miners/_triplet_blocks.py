@@ -32,7 +32,7 @@ API (private; shared by TripletMarginMiner and OML-style all-triplets miners)
     Return ``lo`` and ``count`` as index-dtype ``(P,)`` arrays with
     ``0 <= lo <= lo + count <= n_neg``.
 
-``emit_triplets(blocks, xp, device)``
+``emit_triplets(blocks, *, xp, device)``
     Concatenates the triplets of all blocks: ``(a, p, n)`` index arrays in the index
     dtype; triplets are grouped by ``(a, p)`` in lexicographic order, and within a group
     the negatives follow the sorted order (nearest first for distances with ``sort=True``).
@@ -51,7 +51,7 @@ Example
 >>> def bounds(x, search, n_neg):   # negatives with d_an - d_ap <= 0.25
 ...     return 0 * n_neg, search(lambda v, x_: v - x_ <= 0.25)
 >>> blocks = list(iter_triplet_blocks(mat, labels, labels, exclude_self=True, bounds=bounds))
->>> [t.tolist() for t in emit_triplets(blocks, xp, dev)]
+>>> [t.tolist() for t in emit_triplets(blocks, xp=xp, device=dev)]
 [[0, 1, 2, 2, 3], [1, 0, 3, 3, 2], [3, 2, 1, 0, 0]]
 """
 
@@ -113,6 +113,7 @@ def search_sorted_prefix(
     hi: Array,
     pred: Callable[[Array], Array],
     n_cols: int,
+    *,
     xp: Any,
 ) -> Array:
     """Exact vectorised binary search: the length of the True prefix of ``pred``.
@@ -185,7 +186,7 @@ def iter_triplet_blocks(
         n_neg = take_nonneg(n_neg_rows, pr, xp=xp)
 
         def search(pred: Predicate, _vf=values_flat, _of=order_flat, _rb=row_base, _hi=n_neg, _x=x) -> Array:
-            return search_sorted_prefix(_vf, _of, _rb, _hi, lambda v: pred(v, _x), r, xp)
+            return search_sorted_prefix(_vf, _of, _rb, _hi, lambda v: pred(v, _x), r, xp=xp)
 
         lo, count = bounds(x, search, n_neg)
         host_count = np.asarray(to_numpy(count), dtype=np.int64)
@@ -212,7 +213,7 @@ def _chunks(host_count: np.ndarray, limit: int) -> Iterator[tuple[int, int, int,
 
 
 def emit_triplets(
-    blocks: list[TripletBlock], xp: Any, device: Any, *, emit_elements: int | None = None
+    blocks: list[TripletBlock], *, xp: Any, device: Any, emit_elements: int | None = None
 ) -> tuple[Array, Array, Array]:
     """Write the triplets of ``blocks`` as ``(a, p, n)`` index arrays (see the module docstring).
 

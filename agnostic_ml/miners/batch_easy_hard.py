@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._array_api import empty_indices, namespace_and_device, nonzero
+from .._array_api import empty_indices, namespace_and_device, nonzero, nonzero_2d
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
@@ -12,7 +12,6 @@ from .._validate import check_choice, check_range
 from ._pair_mining import (
     distance_matrix,
     flat_gather,
-    mask_to_pairs,
     RowBest,
     masked_row_best,
 )
@@ -165,17 +164,17 @@ class BatchEasyHardMiner(BaseMiner):
                 self._set_stats(xp.take(pos_pick.values, a, axis=0), xp.take(neg_pick.values, a, axis=0), mat, xp)
             return a, p, a, n
         if pos_pick is None:
-            a1, p = mask_to_pairs(pos, xp)
+            a1, p = nonzero_2d(pos, xp=xp)
         else:
             (a1,) = nonzero(pos_pick.has_any, xp=xp)
             p = xp.take(pos_pick.cols, a1, axis=0)
         if neg_pick is None:
-            a2, n = mask_to_pairs(neg, xp)
+            a2, n = nonzero_2d(neg, xp=xp)
         else:
             (a2,) = nonzero(neg_pick.has_any, xp=xp)
             n = xp.take(neg_pick.cols, a2, axis=0)
         if self.collect_stats:
-            self._set_stats(flat_gather(mat, a1, p, xp), flat_gather(mat, a2, n, xp), mat, xp)
+            self._set_stats(flat_gather(mat, a1, p, xp=xp), flat_gather(mat, a2, n, xp=xp), mat, xp)
         return a1, p, a2, n
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:

@@ -11,7 +11,7 @@ from .._typing import Array
 from .._validate import is_real
 from ..distances import BaseDistance
 from ..tuples import convert_to_pairs
-from ._pair_mining import distance_matrix, extreme, flat_gather, mask_to_pairs
+from ._pair_mining import distance_matrix, extreme, flat_gather
 from .base import BaseMiner
 
 
@@ -113,8 +113,8 @@ class HDCMiner(BaseMiner):
             pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
             keep_pos = self._keep_hardest(mat, pos, largest=pos_largest, xp=xp)
             keep_neg = self._keep_hardest(mat, neg, largest=not pos_largest, xp=xp)
-            a1, p = mask_to_pairs(keep_pos, xp)
-            a2, n_ = mask_to_pairs(keep_neg, xp)
+            a1, p = nonzero_2d(keep_pos, xp=xp)
+            a2, n_ = nonzero_2d(keep_neg, xp=xp)
             return a1, p, a2, n_
         a1, p, a2, n_ = convert_to_pairs(self._external, labels, like=embeddings)
         _check_in_range((a1, a2), n, "anchor", xp)
@@ -127,7 +127,7 @@ class HDCMiner(BaseMiner):
             if anchors.shape[0] == 0:
                 out += [anchors, others]
                 continue
-            vals = flat_gather(mat, anchors, others, xp)[None, :]
+            vals = flat_gather(mat, anchors, others, xp=xp)[None, :]
             valid = xp.ones(vals.shape, dtype=xp.bool, device=device)
             (sel,) = nonzero(self._keep_hardest(vals, valid, largest=largest, xp=xp)[0, :], xp=xp)
             out += [xp.take(anchors, sel, axis=0), xp.take(others, sel, axis=0)]
@@ -155,7 +155,7 @@ class HDCMiner(BaseMiner):
         flat_vals, flat_valid = xp.reshape(values, (-1,)), xp.reshape(valid, (-1,))
         total = flat_vals.shape[0]
         if 2 * count >= total:
-            cand = xp.where(flat_valid, flat_vals, extreme(values, xp, largest=not largest))
+            cand = xp.where(flat_valid, flat_vals, extreme(values, xp=xp, largest=not largest))
             kth = kth_smallest(cand, total - k + 1 if largest else k, xp=xp)
         else:
             cand = compress(flat_vals, flat_valid, xp=xp)

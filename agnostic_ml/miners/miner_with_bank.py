@@ -133,7 +133,7 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
         """OML's call: the ``(anchor, positive, negative)`` embeddings; enqueues the batch."""
         xp, _ = namespace_and_device(features)
         t = self.mine_extended(features, labels)
-        return take_triplets(t.embeddings, t.embeddings, t.anchors, t.positives, t.negatives, xp)
+        return take_triplets(t.embeddings, t.embeddings, t.anchors, t.positives, t.negatives, xp=xp)
 
     def __repr__(self) -> str:
         return f"MinerWithBank(bank_size_in_batches={self.bank_size_in_batches}, miner={self.miner!r})"

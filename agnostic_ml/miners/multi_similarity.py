@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .._array_api import empty_indices, namespace_and_device
+from .._array_api import empty_indices, namespace_and_device, nonzero_2d
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance, CosineSimilarity
 from .._validate import check_real
-from ._pair_mining import distance_matrix, extreme, mask_to_pairs
+from ._pair_mining import distance_matrix, extreme
 from .base import BaseMiner
 
 
@@ -69,8 +69,8 @@ class MultiSimilarityMiner(BaseMiner):
             return empty_indices(4, xp=xp, device=device)
         mat = distance_matrix(self.distance, embeddings, ref_emb)
         pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
-        big = extreme(mat, xp, largest=True)
-        small = extreme(mat, xp, largest=False)
+        big = extreme(mat, xp=xp, largest=True)
+        small = extreme(mat, xp=xp, largest=False)
         eps = self.epsilon
         if self.distance.is_inverted:
             hardest_neg = xp.max(xp.where(neg, mat, small), axis=1, keepdims=True)
@@ -82,8 +82,8 @@ class MultiSimilarityMiner(BaseMiner):
             hardest_pos = xp.max(xp.where(pos, mat, small), axis=1, keepdims=True)
             keep_pos = xp.logical_and(pos, (mat + eps) > hardest_neg)
             keep_neg = xp.logical_and(neg, (mat - eps) < hardest_pos)
-        a1, p = mask_to_pairs(keep_pos, xp)
-        a2, n = mask_to_pairs(keep_neg, xp)
+        a1, p = nonzero_2d(keep_pos, xp=xp)
+        a2, n = nonzero_2d(keep_neg, xp=xp)
         return a1, p, a2, n
 
     def __repr__(self) -> str:

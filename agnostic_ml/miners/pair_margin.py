@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .._array_api import empty_indices, namespace_and_device
+from .._array_api import empty_indices, namespace_and_device, nonzero_2d
 from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
 from .._validate import check_real
-from ._pair_mining import distance_matrix, mask_to_pairs, masked_mean
+from ._pair_mining import distance_matrix, masked_mean
 from .base import BaseMiner
 
 
@@ -70,9 +70,9 @@ class PairMarginMiner(BaseMiner):
             keep_pos = xp.logical_and(pos, mat > self.pos_margin)
             keep_neg = xp.logical_and(neg, mat < self.neg_margin)
         if self.collect_stats:
-            self.record(pos_pair_dist=masked_mean(mat, pos, xp), neg_pair_dist=masked_mean(mat, neg, xp))
-        a1, p = mask_to_pairs(keep_pos, xp)
-        a2, n = mask_to_pairs(keep_neg, xp)
+            self.record(pos_pair_dist=masked_mean(mat, pos, xp=xp), neg_pair_dist=masked_mean(mat, neg, xp=xp))
+        a1, p = nonzero_2d(keep_pos, xp=xp)
+        a2, n = nonzero_2d(keep_neg, xp=xp)
         return a1, p, a2, n
 
     def __repr__(self) -> str:

@@ -113,7 +113,7 @@ class TripletMarginMiner(BaseMiner):
         )
         if self.collect_stats:
             self._record_stats(mat, labels, ref_labels, exclude_self, xp, device)
-        return emit_triplets(blocks, xp, device)
+        return emit_triplets(blocks, xp=xp, device=device)
 
     def _record_stats(self, mat: Array, labels: Array, ref_labels: Array, exclude_self: bool, xp: Any, device: Any) -> None:
         """PML's means over all triplets, from per-row sums: ``O(N R)``."""

@@ -154,7 +154,7 @@ class TripletMinerWithMemory(MemoryMinerBase, BaseMiner):
         """OML's call: ``(anchor, positive, negative, is_original_tri)``; enqueues the batch."""
         xp, _ = namespace_and_device(features)
         t = self.mine_extended(features, labels)
-        a, p, n = take_triplets(t.embeddings, t.embeddings, t.anchors, t.positives, t.negatives, xp)
+        a, p, n = take_triplets(t.embeddings, t.embeddings, t.anchors, t.positives, t.negatives, xp=xp)
         return a, p, n, t.is_original
 
     def __repr__(self) -> str:

@@ -124,8 +124,8 @@ class UniformHistogramMiner(BaseMiner):
         """
         nb = self.num_bins
         _, device = namespace_and_device(mat)
-        lo = xp.min(xp.where(mask, mat, extreme(mat, xp, largest=True)))
-        hi = xp.max(xp.where(mask, mat, extreme(mat, xp, largest=False)))
+        lo = xp.min(xp.where(mask, mat, extreme(mat, xp=xp, largest=True)))
+        hi = xp.max(xp.where(mask, mat, extreme(mat, xp=xp, largest=False)))
         zero = xp.zeros((), dtype=mat.dtype, device=device)
         one = xp.ones((), dtype=mat.dtype, device=device)
         nonempty = hi >= lo
