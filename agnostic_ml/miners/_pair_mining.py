@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from .._array_api import index_dtype, namespace_and_device
+from .._label_masks import label_masks
 from .._typing import Array
 
 
@@ -23,6 +24,19 @@ def distance_matrix(distance: Any, embeddings: Array, ref_emb: Array) -> Array:
     if ref_emb is embeddings:
         return distance(embeddings)
     return distance(embeddings, ref_emb)
+
+
+def matrix_and_masks(
+    distance: Any, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array, *, xp: Any, device: Any
+) -> tuple[Array, Array, Array]:
+    """A pair miner's inputs: ``(mat, pos, neg)``, the distance matrix and the label masks.
+
+    PML's self-pair rule: ``ref_labels is labels`` means there is no separate reference set,
+    so the diagonal is no positive pair (see :class:`agnostic_ml.miners.BaseMiner`).
+    """
+    mat = distance_matrix(distance, embeddings, ref_emb)
+    pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
+    return mat, pos, neg
 
 
 def extreme(like: Array, *, largest: bool, xp: Any) -> Array:

@@ -10,6 +10,7 @@ from .._array_api import at, namespace_and_device, no_grad, same_device, to_nump
 from .._component import Component
 from .._checks import prepare_batch
 from .._typing import Array
+from .base import refuse_ref_args
 from .indexed_triplets import IndexedTriplets
 
 
@@ -127,6 +128,11 @@ class MemoryMinerBase:
 
     _bank: RingBank
     builds_own_reference = True  # BaseMiner.forward refuses ref_emb / ref_labels
+
+    def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
+        refuse_ref_args(self, ref_emb, ref_labels, labels=labels)
+        a, p, n, _, _, _ = self._step(embeddings, labels)
+        return a, p, n
 
     def _bank_in_reference(self) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError

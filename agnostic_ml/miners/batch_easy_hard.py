@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import empty_indices, namespace_and_device, nonzero, nonzero_2d
-from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
 from .._validate import check_choice, check_range
 from ._pair_mining import (
-    distance_matrix,
-    flat_gather,
     RowBest,
+    flat_gather,
     masked_row_best,
+    matrix_and_masks,
 )
 from .base import BaseMiner
 
@@ -138,8 +137,7 @@ class BatchEasyHardMiner(BaseMiner):
         xp, device = namespace_and_device(embeddings)
         if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
             return empty_indices(4, xp=xp, device=device)
-        mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
+        mat, pos, neg = matrix_and_masks(self.distance, embeddings, labels, ref_emb, ref_labels, xp=xp, device=device)
         pos = self._in_range(mat, pos, self.allowed_pos_range, xp)
         neg = self._in_range(mat, neg, self.allowed_neg_range, xp)
         ps, ns = self.pos_strategy, self.neg_strategy

@@ -6,12 +6,11 @@ import math
 from typing import Any
 
 from .._array_api import compress, empty_indices, index_dtype, kth_smallest, namespace_and_device, nonzero, nonzero_2d, to_numpy
-from .._label_masks import label_masks
 from .._typing import Array
 from .._validate import is_real
 from ..distances import BaseDistance
 from ..tuples import convert_to_pairs
-from ._pair_mining import distance_matrix, extreme, flat_gather
+from ._pair_mining import distance_matrix, extreme, flat_gather, matrix_and_masks
 from .base import BaseMiner
 
 
@@ -109,8 +108,7 @@ class HDCMiner(BaseMiner):
         if self._external is None:
             if n == 0 or m == 0:
                 return empty_indices(4, xp=xp, device=device)
-            mat = distance_matrix(self.distance, embeddings, ref_emb)
-            pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
+            mat, pos, neg = matrix_and_masks(self.distance, embeddings, labels, ref_emb, ref_labels, xp=xp, device=device)
             keep_pos = self._keep_hardest(mat, pos, largest=pos_largest, xp=xp)
             keep_neg = self._keep_hardest(mat, neg, largest=not pos_largest, xp=xp)
             a1, p = nonzero_2d(keep_pos, xp=xp)

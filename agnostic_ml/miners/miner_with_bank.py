@@ -9,7 +9,7 @@ from .._typing import Array
 from .._validate import check_int
 from ._oml import take_triplets
 from ._ring_bank import MemoryMinerBase, RingBank
-from .base import BaseMiner, refuse_ref_args
+from .base import BaseMiner
 from .n_hard_triplets import NHardTripletsMiner
 
 
@@ -101,11 +101,6 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
 
     def _bank_in_reference(self) -> bool:
         return self._bank.is_full
-
-    def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
-        refuse_ref_args(self, ref_emb, ref_labels, labels=labels)
-        a, p, n, _, _, _ = self._step(embeddings, labels)
-        return a, p, n
 
     def _mine_batch(self, emb: Array, lab: Array, ref: Array, ref_lab: Array) -> tuple[Any, ...]:
         xp, device = namespace_and_device(emb)

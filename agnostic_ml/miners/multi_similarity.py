@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from .._array_api import empty_indices, namespace_and_device, nonzero_2d
-from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance, CosineSimilarity
 from .._validate import check_real
-from ._pair_mining import distance_matrix, extreme
+from ._pair_mining import extreme, matrix_and_masks
 from .base import BaseMiner
 
 
@@ -67,8 +66,7 @@ class MultiSimilarityMiner(BaseMiner):
         xp, device = namespace_and_device(embeddings)
         if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
             return empty_indices(4, xp=xp, device=device)
-        mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
+        mat, pos, neg = matrix_and_masks(self.distance, embeddings, labels, ref_emb, ref_labels, xp=xp, device=device)
         big = extreme(mat, xp=xp, largest=True)
         small = extreme(mat, xp=xp, largest=False)
         eps = self.epsilon

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from .._array_api import empty_indices, namespace_and_device, nonzero_2d
-from .._label_masks import label_masks
 from .._typing import Array
 from ..distances import BaseDistance
 from .._validate import check_real
-from ._pair_mining import distance_matrix, masked_mean
+from ._pair_mining import masked_mean, matrix_and_masks
 from .base import BaseMiner
 
 
@@ -61,8 +60,7 @@ class PairMarginMiner(BaseMiner):
         xp, device = namespace_and_device(embeddings)
         if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
             return empty_indices(4, xp=xp, device=device)
-        mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
+        mat, pos, neg = matrix_and_masks(self.distance, embeddings, labels, ref_emb, ref_labels, xp=xp, device=device)
         if self.distance.is_inverted:
             keep_pos = xp.logical_and(pos, mat < self.pos_margin)
             keep_neg = xp.logical_and(neg, mat > self.neg_margin)

@@ -13,7 +13,7 @@ from .._validate import check_int
 from ._oml import oml_distance, take_triplets
 from ._ring_bank import MemoryMinerBase, RingBank
 from .all_triplets import all_triplets_indices
-from .base import BaseMiner, refuse_ref_args
+from .base import BaseMiner
 
 
 def sample_positive_pairs(labels: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -108,11 +108,6 @@ class TripletMinerWithMemory(MemoryMinerBase, BaseMiner):
 
     def _bank_in_reference(self) -> bool:
         return self._bank.filled > 0
-
-    def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
-        refuse_ref_args(self, ref_emb, ref_labels, labels=labels)
-        a, p, n, _, _, _ = self._step(embeddings, labels)
-        return a, p, n
 
     def _mine_batch(self, emb: Array, lab: Array, ref: Array, ref_lab: Array) -> tuple[Any, ...]:
         xp, device = namespace_and_device(emb)

@@ -7,12 +7,11 @@ from typing import Any
 import numpy as np
 
 from .._array_api import empty_indices, from_host_indices, namespace_and_device, to_numpy
-from .._label_masks import label_masks
 from .._random import as_generator
 from .._typing import Array
 from ..distances import BaseDistance
 from .._validate import check_int
-from ._pair_mining import distance_matrix, extreme
+from ._pair_mining import extreme, matrix_and_masks
 from .base import BaseMiner
 
 
@@ -89,8 +88,7 @@ class UniformHistogramMiner(BaseMiner):
         if n == 0 or m == 0:
             return empty_indices(4, xp=xp, device=device)
         nb = self.num_bins
-        mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
+        mat, pos, neg = matrix_and_masks(self.distance, embeddings, labels, ref_emb, ref_labels, xp=xp, device=device)
         # One small-integer key per matrix entry: positive bins [0, nb), negative bins
         # [nb, 2 nb), anything else (the self diagonal) 2 nb.
         n_keys = 2 * nb + 1
