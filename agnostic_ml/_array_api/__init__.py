@@ -17,16 +17,19 @@ first (``index_dtype(xp, device)``, ``is_torch(xp)``, ``no_grad(xp)``).
 Modules, by topic (in the style of array-api-extra's delegation modules):
 
 - ``_namespace``: namespace and device of the inputs, device comparison, index and
-  working dtypes, capabilities, autograd state;
+  working dtypes, capabilities, autograd state, and (inside the layer only)
+  ``numpy_like(xp)``, the NumPy or CuPy module behind a namespace for their fast paths;
 - ``_host``: the edges to and from the host (``follow``, ``to_numpy``,
   ``from_host_indices``);
-- ``_creation``: masks created on a device (and ``at``, array-api-extra's functional
-  update, re-exported so that no other module imports array-api-extra);
+- ``_creation``: masks and empty index arrays created on a device;
 - ``_sorting``: ``topk``, ``kth_smallest``, ``sort_values``;
 - ``_indexing``: ``nonzero``, ``nonzero_2d``, the gathers, ``repeat``;
 - ``_reductions``: ``weighted_bincount``;
 - ``_norms``: ``vector_norm`` and square roots with finite gradients at 0;
 - ``_products``: ``gram``, ``euclidean_matrix``, ``l2_rank_scores``, ``fill_self``.
+
+``at`` (array-api-extra's functional update) is re-exported here, so that no module
+outside the layer imports array-api-compat or array-api-extra.
 """
 
 from array_api_extra import at  # functional updates: ``at(x, idx).set(v, copy=True)`` (house rule 5)
