@@ -7,11 +7,10 @@ are done only where a non-finite value would silently poison a result.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._array_api import follow, index_dtype, namespace_and_device, same_device, to_numpy
-
-Array = Any
+from ._typing import Array, Namespace
 
 
 def check_embeddings(x: Any, name: str = "embeddings", *, xp: Any = None) -> None:
@@ -36,14 +35,14 @@ def check_finite(x: Array, name: str, xp: Any) -> None:
         raise ValueError(f"{name} contains NaN or inf values; embeddings must be finite")
 
 
-def prepare_labels(labels: Any, n: int, xp: Any, device: Any, *, name: str = "labels") -> Array:
-    """Convert labels (list / NumPy / array of ``xp``) once to ``xp`` on ``device``; check 1-D, length ``n``."""
+def prepare_labels(labels: Any, n: int | None = None, *, xp: Namespace, device: Any, name: str = "labels") -> Array:
+    """Convert labels (list / NumPy / array of ``xp``) once to ``xp`` on ``device``; check 1-D, length ``n`` (when given)."""
     if labels is None:
         raise TypeError(f"{name} is required, got None")
-    lab = follow(labels, xp, device, name=name)
+    lab = follow(labels, xp=xp, device=device, name=name)
     if lab.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {tuple(lab.shape)}")
-    if lab.shape[0] != n:
+    if n is not None and lab.shape[0] != n:
         raise ValueError(f"{name} has length {lab.shape[0]} but there are {n} embeddings")
     if xp.isdtype(lab.dtype, "bool") or not (xp.isdtype(lab.dtype, "integral") or xp.isdtype(lab.dtype, "real floating")):
         raise TypeError(f"{name} must be integer (or integer-valued float) class ids, got dtype {lab.dtype}")
@@ -58,6 +57,18 @@ def check_ref_pair(ref_emb: Any, ref_labels: Any) -> None:
         raise ValueError("ref_labels was given without ref_emb; pass both or neither")
 
 
+class Batch(NamedTuple):
+    """A validated ``(embeddings, labels, ref_emb, ref_labels)`` call (see :func:`prepare_batch`)."""
+
+    xp: Namespace
+    device: Any
+    embeddings: Array
+    labels: Array | None  # None only when labels were optional and not given
+    ref_emb: Array  # the batch itself when no reference set was given
+    ref_labels: Array | None  # ``labels`` itself (the same object) when no reference set was given
+    has_ref: bool  # whether a separate reference set was given (PML's self-pair rule)
+
+
 def prepare_batch(
     embeddings: Any,
     labels: Any,
@@ -65,13 +76,13 @@ def prepare_batch(
     ref_labels: Any = None,
     *,
     labels_required: bool = True,
-) -> tuple[Any, Any, Array, Array | None, Array, Array | None, bool]:
+) -> Batch:
     """Validate a (embeddings, labels, ref_emb, ref_labels) call.
 
-    Returns ``(xp, device, embeddings, labels, ref_emb, ref_labels, has_ref)`` where
-    ``ref_emb``/``ref_labels`` default to the batch and ``has_ref`` tells whether a
-    separate reference set was given (PML's self-pair rule: only without one is the
-    diagonal excluded).
+    Returns a :class:`Batch` ``(xp, device, embeddings, labels, ref_emb, ref_labels,
+    has_ref)`` where ``ref_emb``/``ref_labels`` default to the batch and ``has_ref`` tells
+    whether a separate reference set was given (PML's self-pair rule: only without one is
+    the diagonal excluded).
     """
     check_ref_pair(ref_emb, ref_labels)
     xp, device = namespace_and_device(embeddings)
@@ -91,20 +102,20 @@ def prepare_batch(
             raise TypeError("labels is required, got None")
         lab = None
     else:
-        lab = prepare_labels(labels, embeddings.shape[0], xp, device, name="labels")
+        lab = prepare_labels(labels, embeddings.shape[0], xp=xp, device=device, name="labels")
     if has_ref:
-        rlab = prepare_labels(ref_labels, ref_emb.shape[0], xp, device, name="ref_labels")
+        rlab = prepare_labels(ref_labels, ref_emb.shape[0], xp=xp, device=device, name="ref_labels")
     else:
         ref_emb, rlab = embeddings, lab
-    return xp, device, embeddings, lab, ref_emb, rlab, has_ref
+    return Batch(xp, device, embeddings, lab, ref_emb, rlab, has_ref)
 
 
-def prepare_indices(x: Any, xp: Any, device: Any, name: str) -> Array:
+def prepare_indices(x: Any, *, xp: Namespace, device: Any, name: str) -> Array:
     """Convert an index array (host data or an array of ``xp``) once; check 1-D and integer.
 
     Returns it with the indexing dtype of ``xp`` on ``device``.
     """
-    arr = follow(x, xp, device, name=name)
+    arr = follow(x, xp=xp, device=device, name=name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D index array, got shape {tuple(arr.shape)}")
     if not xp.isdtype(arr.dtype, "integral"):

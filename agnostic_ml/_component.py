@@ -30,6 +30,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._random import as_generator
+
 __all__ = ["Component", "next_getattr", "PARAMETER_INITS"]
 
 
@@ -139,7 +141,7 @@ class Component:
             return arr if out is None else np.asarray(out, dtype=np.float32)
         if init not in PARAMETER_INITS:
             raise ValueError(f"init must be one of {sorted(PARAMETER_INITS)} or a callable, got {init!r}")
-        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        gen = as_generator(rng)
         return PARAMETER_INITS[init](shape, gen).astype(np.float32)
 
     def new_state_array(self, shape: tuple[int, ...], kind: str = "float") -> Any:

@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from ._random import as_generator
+from ._validate import is_int
+
 __all__ = ["load_digits", "standardize", "random_projection", "pca_projection", "l2_normalize"]
 
 
@@ -77,7 +80,7 @@ def random_projection(x: np.ndarray, dim: int, rng: np.random.Generator | int | 
     """
     x = _check_matrix(x, "x")
     dim = _check_dim(dim)
-    gen = np.random.default_rng(rng)
+    gen = as_generator(rng)
     w = gen.standard_normal((x.shape[1], dim)) / np.sqrt(dim)
     return l2_normalize((x @ w.astype(x.dtype)).astype(x.dtype, copy=False))
 
@@ -107,6 +110,6 @@ def _check_matrix(x: Any, name: str) -> np.ndarray:
 
 
 def _check_dim(dim: Any) -> int:
-    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+    if not is_int(dim) or dim < 1:
         raise ValueError(f"dim must be a positive int, got {dim!r}")
     return int(dim)

@@ -28,15 +28,15 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-import array_api_compat as aac
-import array_api_extra as xpx
 
-from ._checks import prepare_indices
+from ._checks import prepare_indices, prepare_labels
 from ._array_api import (
-    eye_mask,
-    follow,
+    at,
+    default_floating_dtype,
+    empty_indices,
     from_host_indices,
     index_dtype,
+    infer_namespace,
     namespace_and_device,
     nonzero,
     nonzero_2d,
@@ -44,6 +44,10 @@ from ._array_api import (
     take_nonneg,
     to_numpy,
 )
+from ._label_masks import label_masks
+from ._random import as_generator
+from ._typing import Array
+from ._validate import is_int
 
 __all__ = [
     "get_matches_and_diffs",
@@ -60,8 +64,6 @@ __all__ = [
     "get_anchors",
 ]
 
-Array = Any
-
 #: Number of triplets built per block of anchors in :func:`get_all_triplets_indices`
 #: (at least one anchor per block). Bounds the intermediates to about five int64 arrays of
 #: this length next to the output (2**23: 320 MiB); N = 1024 with 8 per class (7.3M
@@ -72,43 +74,13 @@ TRIPLET_BLOCK = 1 << 23
 # --------------------------------------------------------------------------------------
 # input handling
 # --------------------------------------------------------------------------------------
-def _namespace(like: Any, *candidates: Any) -> tuple[Any, Any]:
-    """Namespace/device of ``like`` if given, else of the first non-host array candidate, else NumPy."""
-    if like is not None:
-        return namespace_and_device(like)
-    for c in candidates:
-        if c is None or isinstance(c, (list, tuple, int, float, bool, np.generic)):
-            continue
-        if isinstance(c, np.ndarray) or not aac.is_array_api_obj(c):
-            continue  # host data, or not an array (reported by the argument's own check)
-        return namespace_and_device(c)
-    return aac.array_namespace(np.empty(0)), "cpu"
-
-
-def _labels(x: Any, xp: Any, device: Any, name: str) -> Array:
-    if x is None:
-        raise TypeError(f"{name} is required, got None")
-    lab = follow(x, xp, device, name=name)
-    if lab.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {tuple(lab.shape)}")
-    if xp.isdtype(lab.dtype, "bool") or not (
-        xp.isdtype(lab.dtype, "integral") or xp.isdtype(lab.dtype, "real floating")
-    ):
-        raise TypeError(f"{name} must hold integer (or integer-valued float) class ids, got dtype {lab.dtype}")
-    return lab
-
-
 def _setup(labels: Any, ref_labels: Any, like: Any, *extra: Any) -> tuple[Any, Any, Array, Array, bool]:
     """(xp, device, labels, ref_labels, self_ref); ``self_ref`` is PML's ``ref_labels is labels``."""
     self_ref = ref_labels is None or ref_labels is labels
-    xp, device = _namespace(like, *extra, labels, ref_labels)
-    lab = _labels(labels, xp, device, "labels")
-    rlab = lab if self_ref else _labels(ref_labels, xp, device, "ref_labels")
+    xp, device = infer_namespace(*extra, labels, ref_labels, like=like)
+    lab = prepare_labels(labels, xp=xp, device=device, name="labels")
+    rlab = lab if self_ref else prepare_labels(ref_labels, xp=xp, device=device, name="ref_labels")
     return xp, device, lab, rlab, self_ref
-
-
-def _index_array(x: Any, xp: Any, device: Any, name: str) -> Array:
-    return prepare_indices(x, xp, device, name)
 
 
 def _check_tuple(indices_tuple: Any, xp: Any, device: Any, sizes: Sequence[int] = (3, 4)) -> tuple[Array, ...]:
@@ -119,7 +91,7 @@ def _check_tuple(indices_tuple: Any, xp: Any, device: Any, sizes: Sequence[int] 
             got += f" of length {len(indices_tuple)}"
         want = " or ".join({3: "a 3-tuple (a, p, n)", 4: "a 4-tuple (a1, p, a2, n)"}[s] for s in sizes)
         raise ValueError(f"indices_tuple must be {want}, got {got}")
-    arrs = tuple(_index_array(t, xp, device, f"indices_tuple[{i}]") for i, t in enumerate(indices_tuple))
+    arrs = tuple(prepare_indices(t, xp=xp, device=device, name=f"indices_tuple[{i}]") for i, t in enumerate(indices_tuple))
     if len(arrs) == 3 and not arrs[0].shape[0] == arrs[1].shape[0] == arrs[2].shape[0]:
         raise ValueError(
             "triplet arrays (a, p, n) must have equal lengths, got "
@@ -136,15 +108,9 @@ def _check_tuple(indices_tuple: Any, xp: Any, device: Any, sizes: Sequence[int] 
 def _check_t_per_anchor(t_per_anchor: Any, allow_all: bool) -> None:
     if t_per_anchor is None or (allow_all and isinstance(t_per_anchor, str) and t_per_anchor == "all"):
         return
-    ok = isinstance(t_per_anchor, (int, np.integer)) and not isinstance(t_per_anchor, (bool, np.bool_))
-    if not ok or t_per_anchor < 0:
+    if not is_int(t_per_anchor) or t_per_anchor < 0:
         want = 'a non-negative int, None or "all"' if allow_all else "a non-negative int or None"
         raise ValueError(f"t_per_anchor must be {want}, got {t_per_anchor!r}")
-
-
-def _empty(xp: Any, device: Any, k: int) -> tuple[Array, ...]:
-    idt = index_dtype(xp, device)
-    return tuple(xp.zeros((0,), dtype=idt, device=device) for _ in range(k))
 
 
 def _exclusive_cumsum(x: Array, xp: Any) -> Array:
@@ -168,15 +134,7 @@ def get_matches_and_diffs(labels: Any, ref_labels: Any = None, *, like: Any = No
     ([[0, 1, 0], [1, 0, 0], [0, 0, 0]], [[0, 0, 1], [0, 0, 1], [1, 1, 0]])
     """
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like)
-    return _matches_and_diffs(lab, rlab, self_ref, xp, device)
-
-
-def _matches_and_diffs(lab: Array, rlab: Array, self_ref: bool, xp: Any, device: Any) -> tuple[Array, Array]:
-    same = xp.expand_dims(lab, axis=1) == xp.expand_dims(rlab, axis=0)
-    diffs = xp.logical_not(same)
-    if self_ref and lab.shape[0] > 0:
-        same = xp.logical_and(same, xp.logical_not(eye_mask(lab.shape[0], lab.shape[0], xp, device)))
-    return same, diffs
+    return label_masks(lab, rlab, exclude_self=self_ref, xp=xp, device=device)
 
 
 def get_all_pairs_indices(labels: Any, ref_labels: Any = None, *, like: Any = None) -> tuple[Array, Array, Array, Array]:
@@ -192,9 +150,9 @@ def get_all_pairs_indices(labels: Any, ref_labels: Any = None, *, like: Any = No
     [[0, 1], [1, 0], [0, 1, 2, 2], [2, 2, 0, 1]]
     """
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like)
-    matches, diffs = _matches_and_diffs(lab, rlab, self_ref, xp, device)
-    a1, p = nonzero_2d(matches, xp)
-    a2, n = nonzero_2d(diffs, xp)
+    matches, diffs = label_masks(lab, rlab, exclude_self=self_ref, xp=xp, device=device)
+    a1, p = nonzero_2d(matches, xp=xp)
+    a2, n = nonzero_2d(diffs, xp=xp)
     return a1, p, a2, n
 
 
@@ -219,7 +177,7 @@ def get_all_triplets_indices(labels: Any, ref_labels: Any = None, *, like: Any =
     [[0, 1], [1, 0], [2, 2]]
     """
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like)
-    matches, diffs = _matches_and_diffs(lab, rlab, self_ref, xp, device)
+    matches, diffs = label_masks(lab, rlab, exclude_self=self_ref, xp=xp, device=device)
     return _all_triplets_from_masks(matches, diffs, xp, device)
 
 
@@ -229,7 +187,7 @@ def _all_triplets_from_masks(matches: Array, diffs: Array, xp: Any, device: Any)
     n_neg = xp.sum(xp.astype(diffs, idt), axis=1)
     counts = to_numpy(n_pos * n_neg).astype(np.int64)  # one sync: the output size
     if counts.sum() == 0:
-        return _empty(xp, device, 3)
+        return empty_indices(3, xp=xp, device=device)
     blocks = [(s, e, int(counts[s:e].sum())) for s, e in _anchor_blocks(counts, TRIPLET_BLOCK)]
     blocks = [blk for blk in blocks if blk[2] > 0]
     if len(blocks) == 1:
@@ -237,11 +195,11 @@ def _all_triplets_from_masks(matches: Array, diffs: Array, xp: Any, device: Any)
         return _block_triplets(matches[s:e, :], diffs[s:e, :], n_neg[s:e], s, total, xp, device)
     # Several blocks: write each into preallocated outputs (a concat would double the peak).
     out = [xp.empty((int(counts.sum()),), dtype=idt, device=device) for _ in range(3)]
-    at = 0
+    pos = 0
     for s, e, total in blocks:
         blk = _block_triplets(matches[s:e, :], diffs[s:e, :], n_neg[s:e], s, total, xp, device)
-        out = [xpx.at(o, slice(at, at + total)).set(b) for o, b in zip(out, blk)]
-        at += total
+        out = [at(o, slice(pos, pos + total)).set(b) for o, b in zip(out, blk)]
+        pos += total
     return out[0], out[1], out[2]
 
 
@@ -261,8 +219,8 @@ def _block_triplets(
     matches: Array, diffs: Array, n_neg: Array, offset: int, total: int, xp: Any, device: Any
 ) -> tuple[Array, Array, Array]:
     idt = index_dtype(xp, device)
-    ai, pj = nonzero_2d(matches, xp)  # positive pairs, anchor-major
-    _, nk = nonzero_2d(diffs, xp)  # negatives, anchor-major: anchor a's are nk[neg_start[a]:][:n_neg[a]]
+    ai, pj = nonzero_2d(matches, xp=xp)  # positive pairs, anchor-major
+    _, nk = nonzero_2d(diffs, xp=xp)  # negatives, anchor-major: anchor a's are nk[neg_start[a]:][:n_neg[a]]
     rep = xp.take(n_neg, ai)  # each positive pair repeats once per negative of its anchor
     shift = xp.take(_exclusive_cumsum(n_neg, xp), ai) - _exclusive_cumsum(rep, xp)
     n_idx = repeat(shift, rep, total=total, xp=xp) + xp.arange(total, dtype=idt, device=device)
@@ -317,7 +275,7 @@ def get_random_triplet_indices(
     """
     _check_t_per_anchor(t_per_anchor, allow_all=False)
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like, weights)
-    gen = np.random.default_rng(rng)
+    gen = as_generator(rng)
     la = to_numpy(lab)
     lr = la if self_ref else to_numpy(rlab)
     b, r = la.shape[0], lr.shape[0]
@@ -329,7 +287,7 @@ def get_random_triplet_indices(
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise ValueError("weights must be finite and non-negative (set NaN/inf entries to 0 first)")
     a, p, n = _random_triplets_host(la, lr, self_ref, t_per_anchor, w, gen)
-    return tuple(from_host_indices(x, xp, device) for x in (a, p, n))  # type: ignore[return-value]
+    return tuple(from_host_indices(x, xp=xp, device=device) for x in (a, p, n))  # type: ignore[return-value]
 
 
 def _random_triplets_host(
@@ -419,7 +377,7 @@ def convert_to_pairs(
     """
     if indices_tuple is None:
         return get_all_pairs_indices(labels, ref_labels, like=like)
-    xp, device = _namespace(like, *_arrays_of(indices_tuple), labels, ref_labels)
+    xp, device = infer_namespace(*_arrays_of(indices_tuple), labels, ref_labels, like=like)
     tup = _check_tuple(indices_tuple, xp, device)
     if len(tup) == 4:
         return tup  # type: ignore[return-value]
@@ -460,7 +418,7 @@ def convert_to_triplets(
         if t_per_anchor == "all":
             return get_all_triplets_indices(labels, ref_labels, like=like)
         return get_random_triplet_indices(labels, ref_labels, t_per_anchor=t_per_anchor, rng=rng, like=like)
-    xp, device = _namespace(like, *_arrays_of(indices_tuple), labels, ref_labels)
+    xp, device = infer_namespace(*_arrays_of(indices_tuple), labels, ref_labels, like=like)
     tup = _check_tuple(indices_tuple, xp, device)
     if len(tup) == 3:
         return tup  # type: ignore[return-value]
@@ -476,7 +434,7 @@ def _pairs_to_triplets(a1: Array, p: Array, a2: Array, n: Array, *, xp: Any, dev
     rep = xp.astype(xp.searchsorted(a2s, a1, side="right") - lo, idt)
     total = int(to_numpy(xp.sum(rep))) if rep.shape[0] else 0
     if total == 0:
-        return _empty(xp, device, 3)
+        return empty_indices(3, xp=xp, device=device)
     shift = xp.astype(lo, idt) - _exclusive_cumsum(rep, xp)
     n_idx = repeat(shift, rep, total=total, xp=xp) + xp.arange(total, dtype=idt, device=device)
     return repeat(a1, rep, total=total, xp=xp), repeat(p, rep, total=total, xp=xp), take_nonneg(ns, n_idx, xp=xp)
@@ -500,13 +458,13 @@ def convert_to_weights(
     >>> convert_to_weights(([0, 0], [1, 1], [2, 3]), [0, 0, 1, 1, 2]).tolist()
     [1.0, 1.0, 0.5, 0.5, 0.0]
     """
-    xp, device = _namespace(like, *_arrays_of(indices_tuple), labels)
-    lab = _labels(labels, xp, device, "labels")
+    xp, device = infer_namespace(*_arrays_of(indices_tuple), labels, like=like)
+    lab = prepare_labels(labels, xp=xp, device=device, name="labels")
     if dtype is None:
         if like is not None and hasattr(like, "dtype") and xp.isdtype(like.dtype, "real floating"):
             dtype = like.dtype
         else:
-            dtype = xpx.default_dtype(xp, "real floating", device=device)
+            dtype = default_floating_dtype(xp, device)
     b = lab.shape[0]
     if indices_tuple is None:
         return xp.ones((b,), dtype=dtype, device=device)
@@ -598,12 +556,12 @@ def remove_self_comparisons(
     >>> [x.tolist() for x in remove_self_comparisons(tuple(np.asarray(x) for x in t), [4, 5], 6)]
     [[0], [5], [3]]
     """
-    xp, device = _namespace(like, *_arrays_of(indices_tuple), curr_batch_idx)
+    xp, device = infer_namespace(*_arrays_of(indices_tuple), curr_batch_idx, like=like)
     tup = _check_tuple(indices_tuple, xp, device)
-    slots = _index_array(curr_batch_idx, xp, device, "curr_batch_idx")
+    slots = prepare_indices(curr_batch_idx, xp=xp, device=device, name="curr_batch_idx")
     if slots.shape[0] == 0:
         raise ValueError("curr_batch_idx must not be empty")
-    if not isinstance(ref_size, (int, np.integer)) or ref_size < slots.shape[0]:
+    if not is_int(ref_size) or ref_size < slots.shape[0]:
         raise ValueError(f"ref_size must be an int >= len(curr_batch_idx) = {slots.shape[0]}, got {ref_size!r}")
     a, p = tup[0], tup[1]
     if ref_is_subset:
@@ -613,7 +571,7 @@ def remove_self_comparisons(
     pos = xp.clip(xp.searchsorted(srt, p), 0, slots.shape[0] - 1)
     in_batch = xp.take(srt, pos) == p
     is_self = xp.logical_and(in_batch, xp.take(order, pos) == a)
-    (keep,) = nonzero(xp.logical_not(is_self), xp)
+    (keep,) = nonzero(xp.logical_not(is_self), xp=xp)
     if len(tup) == 3:
         return tuple(xp.take(t, keep) for t in tup)
     return xp.take(tup[0], keep), xp.take(tup[1], keep), tup[2], tup[3]
@@ -631,7 +589,7 @@ def get_anchors(indices_tuple: tuple[Array, ...]) -> Array:
     >>> get_anchors((np.asarray([0, 1]), np.asarray([1, 0]), np.asarray([2]), np.asarray([3]))).tolist()
     [0, 1, 2]
     """
-    xp, device = _namespace(None, *_arrays_of(indices_tuple))
+    xp, device = infer_namespace(*_arrays_of(indices_tuple))
     return _anchors_of(_check_tuple(indices_tuple, xp, device), xp)
 
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._component import Component
-from .._array_api import floating_work_dtype, namespace_and_device, same_device, to_numpy
+from .._array_api import floating_work_dtype, namespace_and_device, same_device, to_numpy, vector_norm
 from .._checks import check_embeddings
-
-Array = Any
+from .._typing import Array
+from .._validate import is_real
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,9 @@ class BaseDistance(Component):
         collect_stats: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(p, (int, float)) or isinstance(p, bool) or not p > 0:
+        if not is_real(p) or not p > 0:
             raise ValueError(f"p must be a positive number, got {p!r}")
-        if not isinstance(power, (int, float)) or isinstance(power, bool):
+        if not is_real(power):
             raise TypeError(f"power must be a number, got {power!r}")
         self.normalize_embeddings = bool(normalize_embeddings)
         self.p = p
@@ -81,7 +81,7 @@ class BaseDistance(Component):
                 raise ValueError(f"ref_emb is on device {ref_device} but query_emb is on {device}")
             # Mixed float dtypes promote (float32 query, float64 ref -> float64), as xp would.
             in_dtype = xp.result_type(query_emb.dtype, ref_emb.dtype)
-        work = floating_work_dtype(in_dtype, xp)
+        work = floating_work_dtype(in_dtype, xp=xp)
         q = query_emb if query_emb.dtype == work else xp.astype(query_emb, work)
         r = None
         if ref_emb is not None:
@@ -162,12 +162,12 @@ class BaseDistance(Component):
     def get_norm(self, embeddings: Array, dim: int = 1) -> Array:
         """Row-wise L_p norms."""
         xp, _ = namespace_and_device(embeddings)
-        return _lp_norm(embeddings, self.p, dim, xp)
+        return vector_norm(embeddings, ord=self.p, axis=dim, xp=xp)
 
     def normalize(self, embeddings: Array, dim: int = 1) -> Array:
         """``x / max(||x||_p, 1e-12)`` along ``dim`` (torch's ``F.normalize``)."""
         xp, _ = namespace_and_device(embeddings)
-        norm = _lp_norm(embeddings, self.p, dim, xp, keepdims=True)
+        norm = vector_norm(embeddings, ord=self.p, axis=dim, keepdims=True, xp=xp)
         return embeddings / xp.clip(norm, min=1e-12)
 
     def maybe_normalize(self, embeddings: Array, dim: int = 1) -> Array:
@@ -192,49 +192,3 @@ def _is_axis(dim: Any) -> bool:
     except TypeError:
         return False
     return not hasattr(dim, "shape") or len(dim.shape) == 0
-
-
-def _device(x: Array) -> Any:
-    return namespace_and_device(x)[1]
-
-
-def _lp_norm(x: Array, p: float, axis: int, xp: Any, keepdims: bool = False) -> Array:
-    """L_p norm: ``xp.linalg.vector_norm`` where the optional ``linalg`` extension exists
-    (one fused pass on torch, 3x faster than the generic expression at N = 1024, D = 128;
-    its gradient at a zero row is 0, as torch's ``F.normalize``), else a pure-standard
-    expression (strictest mode disables extensions)."""
-    vector_norm = getattr(getattr(xp, "linalg", None), "vector_norm", None)
-    if vector_norm is not None:
-        return vector_norm(x, axis=axis, keepdims=keepdims, ord=p)
-    if p == 2:
-        return safe_sqrt(xp.sum(x * x, axis=axis, keepdims=keepdims), xp)
-    if p == 1:
-        return xp.sum(xp.abs(x), axis=axis, keepdims=keepdims)
-    if p == float("inf"):
-        return xp.max(xp.abs(x), axis=axis, keepdims=keepdims)
-    return safe_root(xp.sum(xp.abs(x) ** p, axis=axis, keepdims=keepdims), 1.0 / p, xp)
-
-
-def safe_sqrt(s: Array, xp: Any) -> Array:
-    """``sqrt(max(s, 0))`` whose gradient is 0 (not NaN) where ``s <= 0``.
-
-    ``d sqrt(s)/ds = 1 / (2 sqrt(s))`` is infinite at 0, and autograd multiplies it by a
-    zero upstream gradient, giving NaN on the diagonal of a distance matrix. Feeding 1 to
-    the sqrt there and masking the result keeps both the value and the gradient finite.
-    """
-    pos = s > 0
-    one = xp.asarray(1, dtype=s.dtype, device=_device(s))
-    zero = xp.asarray(0, dtype=s.dtype, device=_device(s))
-    return xp.where(pos, xp.sqrt(xp.where(pos, s, one)), zero)
-
-
-def safe_root(s: Array, e: float, xp: Any) -> Array:
-    """``s ** e`` for ``s >= 0`` (``0 < e < 1``) whose gradient is 0, not NaN, where ``s == 0``.
-
-    Same trick as :func:`safe_sqrt`: the general-p norm of an all-zero row (and the
-    L_p distance between equal rows) would otherwise back-propagate ``inf * 0 = NaN``.
-    """
-    pos = s > 0
-    one = xp.asarray(1, dtype=s.dtype, device=_device(s))
-    zero = xp.asarray(0, dtype=s.dtype, device=_device(s))
-    return xp.where(pos, xp.where(pos, s, one) ** e, zero)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .._component import Component, next_getattr
+from .._typing import Array
+from .._validate import is_int
 from .base import BaseDistance
-
-Array = Any
 
 
 class BatchedDistance(Component):
@@ -33,7 +33,7 @@ class BatchedDistance(Component):
         super().__init__()
         if iter_fn is not None and not callable(iter_fn):
             raise TypeError(f"iter_fn must be callable as iter_fn(mat, s, e) or None, got {type(iter_fn).__name__}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         self.distance = distance
         self.iter_fn = iter_fn

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._array_api import euclidean_matrix, namespace_and_device
-from .base import BaseDistance, safe_root, safe_sqrt
-
-Array = Any
+from .._array_api import euclidean_matrix, namespace_and_device, standard_vector_norm
+from .._typing import Array
+from .base import BaseDistance
 
 # Elements of the (block, R, D) difference tensor allowed at once for p != 2.
 _BLOCK_ELEMENTS = 1 << 22
@@ -53,13 +52,5 @@ class LpDistance(BaseDistance):
     def pairwise_distance(self, query_emb: Array, ref_emb: Array, axis: int = -1) -> Array:
         """Row-wise ``||q_i - r_i||_p`` (no normalisation, no ``power``, as in PML)."""
         xp, _ = namespace_and_device(query_emb, ref_emb)
-        diff = query_emb - ref_emb
-        if self.p == 2:
-            return safe_sqrt(xp.sum(diff * diff, axis=axis), xp)
-        if self.p == 1:
-            return xp.sum(xp.abs(diff), axis=axis)
-        if self.p == float("inf"):
-            return xp.max(xp.abs(diff), axis=axis)
-        s = xp.sum(xp.abs(diff) ** self.p, axis=axis)
-        return safe_root(s, 1.0 / self.p, xp)
+        return standard_vector_norm(query_emb - ref_emb, ord=self.p, axis=axis, xp=xp)
 

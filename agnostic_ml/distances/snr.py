@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import gram, namespace_and_device
+from .._typing import Array
 from .base import BaseDistance
-
-Array = Any
 
 
 class SNRDistance(BaseDistance):

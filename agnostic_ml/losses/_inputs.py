@@ -38,10 +38,10 @@ def check_loss_inputs(
             raise TypeError(f"ref_emb must have a real floating dtype, got {ref_emb.dtype}")
     distance.check_shapes(embeddings, ref_emb)
     n = embeddings.shape[0]
-    lab = None if labels is None else prepare_labels(labels, n, xp, device, name="labels")
+    lab = None if labels is None else prepare_labels(labels, n, xp=xp, device=device, name="labels")
     if ref_emb is None:
         return embeddings, lab, embeddings, lab
-    rlab = None if ref_labels is None else prepare_labels(ref_labels, ref_emb.shape[0], xp, device, name="ref_labels")
+    rlab = None if ref_labels is None else prepare_labels(ref_labels, ref_emb.shape[0], xp=xp, device=device, name="ref_labels")
     return embeddings, lab, ref_emb, rlab
 
 
@@ -63,7 +63,7 @@ def prepare_indices_tuple(indices_tuple: Any, n: int, m: int, like: Array) -> tu
         raise ValueError(f"indices_tuple must be triplets (a, p, n) or pairs (a1, p, a2, n), got a {got}")
     xp, device = namespace_and_device(like)
     names = ("a", "p", "n") if len(indices_tuple) == 3 else ("a1", "p", "a2", "n")
-    arrs = tuple(prepare_indices(t, xp, device, f"indices_tuple[{i}] ({names[i]})") for i, t in enumerate(indices_tuple))
+    arrs = tuple(prepare_indices(t, xp=xp, device=device, name=f"indices_tuple[{i}] ({names[i]})") for i, t in enumerate(indices_tuple))
     if len(arrs) == 3:
         if not arrs[0].shape[0] == arrs[1].shape[0] == arrs[2].shape[0]:
             raise ValueError(f"triplets (a, p, n) must have equal lengths, got {[t.shape[0] for t in arrs]}")

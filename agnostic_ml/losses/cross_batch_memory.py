@@ -90,13 +90,13 @@ class CrossBatchMemory(BaseLossWrapper, RecordsStats):
                 f"embeddings must have shape (batch, embedding_size={self.embedding_size}), got {tuple(embeddings.shape)}"
             )
         n = embeddings.shape[0]
-        labels = prepare_labels(labels, n, xp, device, name="labels")
+        labels = prepare_labels(labels, n, xp=xp, device=device, name="labels")
         emb_mem = self._follow("embedding_memory", xp, device, embeddings.dtype)
         self._follow("label_memory", xp, device, labels.dtype)
         if enqueue_mask is not None:
             mask = self._mask(enqueue_mask, n, xp, device)
-            (q_rows,) = nonzero(mask, xp)
-            (a_rows,) = nonzero(xp.logical_not(mask), xp)
+            (q_rows,) = nonzero(mask, xp=xp)
+            (a_rows,) = nonzero(xp.logical_not(mask), xp=xp)
             emb_for_queue, labels_for_queue = xp.take(embeddings, q_rows, axis=0), xp.take(labels, q_rows)
             embeddings, labels = xp.take(embeddings, a_rows, axis=0), xp.take(labels, a_rows)
             if emb_for_queue.shape[0] > self.memory_size:
@@ -165,7 +165,7 @@ class CrossBatchMemory(BaseLossWrapper, RecordsStats):
             if not isinstance(input_indices_tuple, (tuple, list)) or len(input_indices_tuple) not in (3, 4):
                 raise ValueError("indices_tuple must be triplets (a, p, n) or pairs (a1, p, a2, n)")
             input_indices_tuple = tuple(
-                prepare_indices(t, xp, device, f"indices_tuple[{i}]") for i, t in enumerate(input_indices_tuple)
+                prepare_indices(t, xp=xp, device=device, name=f"indices_tuple[{i}]") for i, t in enumerate(input_indices_tuple)
             )
             if len(input_indices_tuple) == 3 and len(tup) == 4:
                 input_indices_tuple = convert_to_pairs(input_indices_tuple, labels, like=embeddings)

@@ -8,7 +8,7 @@ import array_api_extra as xpx
 
 from .._array_api import index_dtype, namespace_and_device, to_numpy
 from ..distances import BaseDistance
-from ..miners._oml import as_generator
+from .._random import as_generator
 from ..reducers import AvgNonZeroReducer, BaseReducer, MeanReducer, MultipleReducers, SumReducer, ThresholdReducer
 from ..tuples import convert_to_triplets, get_matches_and_diffs
 from ._math import gather_pairs, relu, softplus

@@ -20,7 +20,7 @@ from .triplet_margin import TripletMarginMiner
 from .uniform_histogram import UniformHistogramMiner
 
 # open-metric-learning's miners
-from ._oml import IndexedTriplets
+from .indexed_triplets import IndexedTriplets
 from .all_triplets import AllTripletsMiner
 from .hard_cluster import HardClusterMiner
 from .hard_triplets import HardTripletsMiner

@@ -3,8 +3,8 @@
 OML's miners return *embeddings* ``(anchor, positive, negative)`` from ``sample(features,
 labels)``; ours follow PML's call contract and return *indices*. The helpers here give
 both: the rank decoding that turns per-anchor counts into index triplets without
-materialising any ``N x R x R`` array, the OML default distance, explicit RNG
-normalisation, and the gather that builds OML's embedding triplets from indices.
+materialising any ``N x R x R`` array, the OML default distance, and the gather that
+builds OML's embedding triplets from indices.
 
 Rank decoding
 -------------
@@ -19,15 +19,13 @@ decoded in ``O(N + len(ranks))`` memory.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._array_api import index_dtype, namespace_and_device, take_rows, to_numpy
+from .._typing import Array
 from ..distances import BaseDistance, LpDistance
-
-Array = Any
 
 
 def oml_distance() -> LpDistance:
@@ -46,54 +44,9 @@ def check_distance(distance: Any) -> BaseDistance:
     return distance
 
 
-def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
-    """Normalise ``rng`` (``numpy.random.Generator | int | None``) to a Generator."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        if rng is not None and int(rng) < 0:
-            raise ValueError(f"{name} seed must be non-negative, got {rng}")
-        return np.random.default_rng(None if rng is None else int(rng))
-    raise TypeError(f"{name} must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
-
-
-def check_int(value: Any, name: str, *, minimum: int) -> int:
-    """A Python/NumPy integer (not bool) ``>= minimum``, else TypeError/ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def reject_ref(miner: Any, ref_labels: Array, labels: Array) -> None:
-    """Miners whose reference set is built internally refuse a user ``ref_emb``."""
-    if ref_labels is not labels:
-        raise ValueError(
-            f"{type(miner).__name__} builds its own reference set and does not accept ref_emb/ref_labels; "
-            "call it as miner(embeddings, labels)"
-        )
-
-
-def refuse_ref_args(miner: Any, ref_emb: Any, ref_labels: Any) -> None:
-    """Raise when a user passes ``ref_emb`` / ``ref_labels`` to a miner that builds its own."""
-    if ref_emb is not None or ref_labels is not None:
-        raise ValueError(
-            f"{type(miner).__name__} builds its own reference set and does not accept ref_emb/ref_labels "
-            f"(got ref_emb={type(ref_emb).__name__}, ref_labels={type(ref_labels).__name__}); "
-            "call it as miner(embeddings, labels)"
-        )
-
-
 def hardness(mat: Array, distance: BaseDistance) -> Array:
     """Larger = farther: the distance itself, or minus a similarity."""
     return -mat if distance.is_inverted else mat
-
-
-def empty_triplets(xp: Any, device: Any) -> tuple[Array, Array, Array]:
-    idt = index_dtype(xp, device)
-    z = xp.zeros((0,), dtype=idt, device=device)
-    return z, z, z
 
 
 def total_of(cum: Array) -> int:
@@ -160,39 +113,14 @@ def kth_outside_group(k: Array, start: Array, groups: LabelGroups, *, xp: Any) -
     return k + below
 
 
-def take_triplets(emb: Array, ref: Array, a: Array, p: Array, n: Array, xp: Any) -> tuple[Array, Array, Array]:
+def take_triplets(emb: Array, ref: Array, a: Array, p: Array, n: Array, *, xp: Any) -> tuple[Array, Array, Array]:
     """OML's output: the anchor, positive and negative embeddings (differentiable gathers)."""
-    return take_rows(emb, a, xp), take_rows(ref, p, xp), take_rows(ref, n, xp)
+    return take_rows(emb, a, xp=xp), take_rows(ref, p, xp=xp), take_rows(ref, n, xp=xp)
 
 
 def to_lists(*arrays: Array) -> tuple[list[int], ...]:
     """Index arrays -> Python int lists (OML's ``TTripletsIds``); an explicit host edge."""
     return tuple(to_numpy(x).astype(np.int64).tolist() for x in arrays)
-
-
-class IndexedTriplets(NamedTuple):
-    """Triplet indices into a set of embeddings that the miner built.
-
-    Returned by the miners whose anchors or negatives are not rows of the batch
-    (:class:`HardClusterMiner`: class centres; :class:`TripletMinerWithMemory`,
-    :class:`MinerWithBank`: rows of the memory bank). ``anchors``, ``positives`` and
-    ``negatives`` all index ``embeddings`` (whose labels are ``labels``), so a PML-style
-    loss is called as ``loss(t.embeddings, t.labels, t.indices)``. ``embeddings`` keeps the
-    batch rows differentiable on torch; memory-bank rows are detached copies.
-    ``is_original`` is a boolean mask over the triplets (TripletMinerWithMemory: True for
-    the triplets made of batch rows only), else None.
-    """
-
-    embeddings: Array
-    labels: Array
-    anchors: Array
-    positives: Array
-    negatives: Array
-    is_original: Array | None = None
-
-    @property
-    def indices(self) -> tuple[Array, Array, Array]:
-        return self.anchors, self.positives, self.negatives
 
 
 class OMLTripletCalls:
@@ -207,7 +135,7 @@ class OMLTripletCalls:
         """OML's call: the ``(anchor, positive, negative)`` embeddings (differentiable gathers)."""
         xp, _ = namespace_and_device(features)
         a, p, n = self(features, labels)  # type: ignore[operator]
-        return take_triplets(features, features, a, p, n, xp)
+        return take_triplets(features, features, a, p, n, xp=xp)
 
     def sample_ids(self, features: Array, labels: Any) -> tuple[list[int], list[int], list[int]]:
         """OML's ``_sample``: the triplets as three Python lists of ints."""

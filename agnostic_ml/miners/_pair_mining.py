@@ -1,20 +1,19 @@
 """Shared pieces of the pair-type and batch-hard miners.
 
 Every miner here works the same way: one distance matrix, fixed-shape boolean masks over
-it (same-label / different-label, the self diagonal removed only when there is no
-separate reference set), and one conversion of a final mask to index arrays with
-:func:`agnostic_ml._array_api.nonzero_2d` (``nonzero``, with NumPy / torch-CPU fast paths).
-Nothing here materialises index arrays of all N^2 pairs.
+it (:func:`agnostic_ml._label_masks.label_masks`: same-label / different-label, the self
+diagonal removed only when there is no separate reference set), and one conversion of a
+final mask to index arrays with :func:`agnostic_ml._array_api.nonzero_2d` (``nonzero``,
+with NumPy / torch-CPU fast paths). Nothing here materialises index arrays of all N^2 pairs.
 """
 
 from __future__ import annotations
 
-import numbers
-from typing import Any
+from typing import Any, NamedTuple
 
-from .._array_api import eye_mask, index_dtype, namespace_and_device, nonzero, nonzero_2d
-
-Array = Any
+from .._array_api import index_dtype, namespace_and_device
+from .._label_masks import label_masks
+from .._typing import Array
 
 
 def distance_matrix(distance: Any, embeddings: Array, ref_emb: Array) -> Array:
@@ -27,58 +26,54 @@ def distance_matrix(distance: Any, embeddings: Array, ref_emb: Array) -> Array:
     return distance(embeddings, ref_emb)
 
 
-def label_masks(labels: Array, ref_labels: Array, xp: Any, device: Any) -> tuple[Array, Array]:
-    """Boolean ``(N, M)`` masks of positive and negative pairs (PML's self-pair rule).
+def matrix_and_masks(
+    distance: Any, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array, *, xp: Any, device: Any
+) -> tuple[Array, Array, Array]:
+    """A pair miner's inputs: ``(mat, pos, neg)``, the distance matrix and the label masks.
 
-    ``pos[i, j] = labels[i] == ref_labels[j]`` with the diagonal cleared only when
-    ``ref_labels is labels`` (no separate reference set); ``neg = not same``.
+    PML's self-pair rule: ``ref_labels is labels`` means there is no separate reference set,
+    so the diagonal is no positive pair (see :class:`agnostic_ml.miners.BaseMiner`).
     """
-    same = labels[:, None] == ref_labels[None, :]
-    neg = xp.logical_not(same)
-    if ref_labels is labels:
-        n = labels.shape[0]
-        same = xp.logical_and(same, xp.logical_not(eye_mask(n, n, xp, device)))
-    return same, neg
+    mat = distance_matrix(distance, embeddings, ref_emb)
+    pos, neg = label_masks(labels, ref_labels, exclude_self=ref_labels is labels, xp=xp, device=device)
+    return mat, pos, neg
 
 
-def extreme(like: Array, xp: Any, *, largest: bool) -> Array:
+def extreme(like: Array, *, largest: bool, xp: Any) -> Array:
     """0-D ``finfo(dtype).max`` (or ``.min``) on ``like``'s device: PML's finite "infinity"."""
     fi = xp.finfo(like.dtype)
     _, device = namespace_and_device(like)
     return xp.asarray(float(fi.max if largest else fi.min), dtype=like.dtype, device=device)
 
 
-def empty_indices(xp: Any, device: Any, k: int) -> tuple[Array, ...]:
-    """``k`` empty index arrays (indexing dtype, on ``device``)."""
-    idt = index_dtype(xp, device)
-    return tuple(xp.zeros((0,), dtype=idt, device=device) for _ in range(k))
+class RowBest(NamedTuple):
+    """Per row of a matrix, the chosen entry (see :func:`masked_row_best`)."""
+
+    values: Array  # (N,) the entry, or the sentinel where the row has none
+    cols: Array  # (N,) its column (indexing dtype)
+    has_any: Array  # (N,) bool: whether the row had a valid entry
 
 
-def mask_to_pairs(mask: Array, xp: Any) -> tuple[Array, Array]:
-    """Row-major ``(rows, cols)`` of the True entries of a 2-D mask (one ``nonzero``)."""
-    return nonzero_2d(mask, xp)
-
-
-def masked_row_best(mat: Array, valid: Array, *, largest: bool, xp: Any) -> tuple[Array, Array, Array]:
+def masked_row_best(mat: Array, valid: Array, *, largest: bool, xp: Any) -> RowBest:
     """Per row, the largest (or smallest) entry of ``mat`` among ``valid`` ones.
 
-    Returns ``(values, cols, has_any)``. Among equal values the lowest column wins
+    Returns a :class:`RowBest` ``(values, cols, has_any)``. Among equal values the lowest column wins
     (``argmax``/``argmin`` return the first occurrence). Rows without a valid entry get
     the sentinel ``finfo.min`` (``finfo.max``) as value, as in PML, and ``has_any`` False.
     ``has_any`` is read at the chosen column (O(N), no second pass over the matrix): a row
     whose valid entries are all no better than the sentinel (infinite distances) counts as
     having none, where PML would return one of its invalid entries.
     """
-    fill = extreme(mat, xp, largest=not largest)
+    fill = extreme(mat, xp=xp, largest=not largest)
     work = xp.where(valid, mat, fill)
     cols = xp.argmax(work, axis=1) if largest else xp.argmin(work, axis=1)
     cols = xp.astype(cols, index_dtype(xp, namespace_and_device(mat)[1]))
     vals = xp.take_along_axis(work, cols[:, None], axis=1)[:, 0]
     has_any = xp.take_along_axis(valid, cols[:, None], axis=1)[:, 0]
-    return vals, cols, has_any
+    return RowBest(vals, cols, has_any)
 
 
-def masked_mean(mat: Array, mask: Array, xp: Any) -> Array:
+def masked_mean(mat: Array, mask: Array, *, xp: Any) -> Array:
     """0-D mean of ``mat`` over ``mask`` (0 when the mask is empty); no host sync."""
     zero = xp.zeros((), dtype=mat.dtype, device=namespace_and_device(mat)[1])
     total = xp.sum(xp.where(mask, mat, zero))
@@ -87,57 +82,7 @@ def masked_mean(mat: Array, mask: Array, xp: Any) -> Array:
     return xp.where(count > zero, total / xp.maximum(count, one), zero)
 
 
-def compress(x: Array, mask: Array, xp: Any) -> Array:
-    """``x[mask]`` for 1-D arrays: boolean indexing where the namespace has it, else ``take`` + ``nonzero``.
-
-    Boolean indexing is an optional capability of the standard (array-api#84;
-    array-api-strict's strictest mode lacks it).
-    """
-    info = getattr(xp, "__array_namespace_info__", None)
-    caps = info().capabilities() if info is not None else {}
-    if caps.get("boolean indexing", True):
-        return x[mask]
-    (idx,) = nonzero(mask, xp)
-    return xp.take(x, idx, axis=0)
-
-
-def flat_gather(mat: Array, rows: Array, cols: Array, xp: Any) -> Array:
+def flat_gather(mat: Array, rows: Array, cols: Array, *, xp: Any) -> Array:
     """``mat[rows, cols]`` for 1-D index arrays, via ``take`` on the flattened matrix."""
     m = mat.shape[1]
     return xp.take(xp.reshape(mat, (-1,)), rows * m + cols, axis=0)
-
-
-def check_real(value: Any, name: str, *, nonnegative: bool = False, allow_inf: bool = False) -> float:
-    """A finite real number (not a bool), else ``ValueError``/``TypeError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    v = float(value)
-    if v != v:
-        raise ValueError(f"{name} must not be NaN, got {value!r}")
-    if not allow_inf and v in (float("inf"), float("-inf")):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if nonnegative and v < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return v
-
-
-def check_int(value: Any, name: str, *, minimum: int) -> int:
-    """An integer (not a bool) ``>= minimum``, else ``ValueError``/``TypeError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_range(value: Any, name: str) -> tuple[float, float] | None:
-    """``None`` or a ``(lo, hi)`` pair of reals (infinities allowed) with ``lo <= hi``."""
-    if value is None:
-        return None
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"{name} must be None or a (lo, hi) pair, got {value!r}")
-    lo = check_real(value[0], f"{name}[0]", allow_inf=True)
-    hi = check_real(value[1], f"{name}[1]", allow_inf=True)
-    if lo > hi:
-        raise ValueError(f"{name} must have lo <= hi, got {value!r}")
-    return (lo, hi)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import array_api_extra as xpx
 import numpy as np
 
-from .._array_api import namespace_and_device, no_grad, same_device, to_numpy
+from .._array_api import at, namespace_and_device, no_grad, same_device, to_numpy
 from .._component import Component
 from .._checks import prepare_batch
-from ._oml import IndexedTriplets, refuse_ref_args
-
-Array = Any
+from .._typing import Array
+from .base import refuse_ref_args
+from .indexed_triplets import IndexedTriplets
 
 
 class RingBank(Component):
@@ -109,8 +108,8 @@ class RingBank(Component):
         s, e = self.ptr, self.ptr + self.batch_size
         lab = labels if labels.dtype == self.labels.dtype else xp.astype(labels, self.labels.dtype)
         with no_grad(xp):
-            self.set_state("embeddings", xpx.at(self.embeddings)[s:e, ...].set(embeddings, copy=True))
-            self.set_state("labels", xpx.at(self.labels)[s:e].set(lab, copy=True))
+            self.set_state("embeddings", at(self.embeddings)[s:e, ...].set(embeddings, copy=True))
+            self.set_state("labels", at(self.labels)[s:e].set(lab, copy=True))
         if self.labels_host is not None:
             self.labels_host[s:e] = to_numpy(labels)
         self.ptr = e % self.size
@@ -128,12 +127,12 @@ class MemoryMinerBase:
     """
 
     _bank: RingBank
+    builds_own_reference = True  # BaseMiner.forward refuses ref_emb / ref_labels
 
-    def forward(
-        self, embeddings: Array, labels: Any, ref_emb: Array | None = None, ref_labels: Any = None
-    ) -> tuple[Array, ...]:
-        refuse_ref_args(self, ref_emb, ref_labels)
-        return super().forward(embeddings, labels)  # type: ignore[misc]
+    def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
+        refuse_ref_args(self, ref_emb, ref_labels, labels=labels)
+        a, p, n, _, _, _ = self._step(embeddings, labels)
+        return a, p, n
 
     def _bank_in_reference(self) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -181,8 +180,8 @@ class MemoryMinerBase:
         ``E, LE = miner.reference_set(x, y); a, p, n = miner(x, y); loss(E, LE, (a, p, n))``.
         Batch rows stay differentiable. :meth:`mine_extended` does both in one call.
         """
-        xp, _, emb, lab, _, _, _ = prepare_batch(embeddings, labels)
-        return self._reference(emb, lab, xp)
+        batch = prepare_batch(embeddings, labels)
+        return self._reference(batch.embeddings, batch.labels, batch.xp)
 
     def mine_extended(self, embeddings: Array, labels: Any) -> IndexedTriplets:
         """Mine, enqueue the batch, and return the indices with the set ``E`` they index.
@@ -191,7 +190,8 @@ class MemoryMinerBase:
         negatives, is_original)``; ``E = [batch; bank rows]`` keeps the batch rows
         differentiable (bank rows are detached copies).
         """
-        xp, _, emb, lab, _, _, _ = prepare_batch(embeddings, labels)
+        batch = prepare_batch(embeddings, labels)
+        xp, emb, lab = batch.xp, batch.embeddings, batch.labels
         with no_grad(xp):
             a, p, n, original, ref, ref_lab = self._step(emb, lab)
         b = emb.shape[0]

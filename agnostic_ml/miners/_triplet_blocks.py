@@ -32,14 +32,13 @@ API (private; shared by TripletMarginMiner and OML-style all-triplets miners)
     Return ``lo`` and ``count`` as index-dtype ``(P,)`` arrays with
     ``0 <= lo <= lo + count <= n_neg``.
 
-``emit_triplets(blocks, xp, device)``
+``emit_triplets(blocks, *, xp, device)``
     Concatenates the triplets of all blocks: ``(a, p, n)`` index arrays in the index
     dtype; triplets are grouped by ``(a, p)`` in lexicographic order, and within a group
     the negatives follow the sorted order (nearest first for distances with ``sort=True``).
 
-``label_masks(labels, ref_labels, start, stop, *, exclude_self, xp, device)``
-    ``(pos, neg)`` boolean masks of anchor rows ``start:stop`` (PML's self-pair rule:
-    the diagonal is removed from the positives only when ``exclude_self``).
+The ``(pos, neg)`` masks of each anchor block come from
+:func:`agnostic_ml._label_masks.label_masks` (``start=``, ``stop=``).
 
 Example
 -------
@@ -52,7 +51,7 @@ Example
 >>> def bounds(x, search, n_neg):   # negatives with d_an - d_ap <= 0.25
 ...     return 0 * n_neg, search(lambda v, x_: v - x_ <= 0.25)
 >>> blocks = list(iter_triplet_blocks(mat, labels, labels, exclude_self=True, bounds=bounds))
->>> [t.tolist() for t in emit_triplets(blocks, xp, dev)]
+>>> [t.tolist() for t in emit_triplets(blocks, xp=xp, device=dev)]
 [[0, 1, 2, 2, 3], [1, 0, 3, 3, 2], [3, 2, 1, 0, 0]]
 """
 
@@ -63,9 +62,9 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .._array_api import eye_mask, index_dtype, nonzero, repeat, take_nonneg, to_numpy
-
-Array = Any
+from .._array_api import empty_indices, index_dtype, namespace_and_device, nonzero, repeat, take_nonneg, to_numpy
+from .._label_masks import label_masks
+from .._typing import Array
 
 #: Elements of one anchor block's ``(B, R)`` temporaries (key, order, masks).
 BLOCK_ELEMENTS = 1 << 21
@@ -107,17 +106,6 @@ def anchor_block_rows(n_cols: int, block_elements: int | None = None) -> int:
     return max(1, budget // max(1, n_cols))
 
 
-def label_masks(
-    labels: Array, ref_labels: Array, start: int, stop: int, *, exclude_self: bool, xp: Any, device: Any
-) -> tuple[Array, Array]:
-    """Positive and negative masks of anchor rows ``start:stop`` (shape ``(stop - start, R)``)."""
-    same = xp.expand_dims(labels[start:stop], axis=1) == xp.expand_dims(ref_labels, axis=0)
-    neg = xp.logical_not(same)
-    if exclude_self:
-        same = xp.logical_and(same, xp.logical_not(eye_mask(stop - start, ref_labels.shape[0], xp, device, k=start)))
-    return same, neg
-
-
 def search_sorted_prefix(
     values_flat: Array,
     order_flat: Array,
@@ -125,6 +113,7 @@ def search_sorted_prefix(
     hi: Array,
     pred: Callable[[Array], Array],
     n_cols: int,
+    *,
     xp: Any,
 ) -> Array:
     """Exact vectorised binary search: the length of the True prefix of ``pred``.
@@ -136,8 +125,9 @@ def search_sorted_prefix(
     lo = xp.zeros_like(hi)
     if hi.shape[0] == 0 or n_cols == 0:
         return lo
-    last = xp.asarray(n_cols - 1, dtype=hi.dtype, device=_dev(hi))
-    one = xp.asarray(1, dtype=hi.dtype, device=_dev(hi))
+    _, device = namespace_and_device(hi)
+    last = xp.asarray(n_cols - 1, dtype=hi.dtype, device=device)
+    one = xp.asarray(1, dtype=hi.dtype, device=device)
     for _ in range(int(n_cols).bit_length()):
         active = lo < hi
         mid = (lo + hi) // 2
@@ -163,10 +153,7 @@ def iter_triplet_blocks(
     block_elements: int | None = None,
 ) -> Iterator[TripletBlock]:
     """Yield the triplet intervals of each anchor block (see the module docstring)."""
-    import array_api_compat as aac
-
-    xp = aac.array_namespace(mat)
-    device = aac.device(mat)
+    xp, device = namespace_and_device(mat)
     idt = index_dtype(xp, device)
     n, r = mat.shape
     if n == 0 or r == 0:
@@ -178,8 +165,8 @@ def iter_triplet_blocks(
     r_i = xp.asarray(r, dtype=idt, device=device)
     for start in range(0, n, rows):
         stop = min(start + rows, n)
-        pos, neg = label_masks(labels, ref_labels, start, stop, exclude_self=exclude_self, xp=xp, device=device)
-        pr, pp = nonzero(pos, xp)
+        pos, neg = label_masks(labels, ref_labels, exclude_self=exclude_self, start=start, stop=stop, xp=xp, device=device)
+        pr, pp = nonzero(pos, xp=xp)
         if pr.shape[0] == 0:
             continue
         block = mat[start:stop, ...]
@@ -199,7 +186,7 @@ def iter_triplet_blocks(
         n_neg = take_nonneg(n_neg_rows, pr, xp=xp)
 
         def search(pred: Predicate, _vf=values_flat, _of=order_flat, _rb=row_base, _hi=n_neg, _x=x) -> Array:
-            return search_sorted_prefix(_vf, _of, _rb, _hi, lambda v: pred(v, _x), r, xp)
+            return search_sorted_prefix(_vf, _of, _rb, _hi, lambda v: pred(v, _x), r, xp=xp)
 
         lo, count = bounds(x, search, n_neg)
         host_count = np.asarray(to_numpy(count), dtype=np.int64)
@@ -226,7 +213,7 @@ def _chunks(host_count: np.ndarray, limit: int) -> Iterator[tuple[int, int, int,
 
 
 def emit_triplets(
-    blocks: list[TripletBlock], xp: Any, device: Any, *, emit_elements: int | None = None
+    blocks: list[TripletBlock], *, xp: Any, device: Any, emit_elements: int | None = None
 ) -> tuple[Array, Array, Array]:
     """Write the triplets of ``blocks`` as ``(a, p, n)`` index arrays (see the module docstring).
 
@@ -239,8 +226,7 @@ def emit_triplets(
     idt = index_dtype(xp, device)
     total = sum(b.total for b in blocks)
     if total == 0:
-        empty = xp.zeros((0,), dtype=idt, device=device)
-        return empty, empty, empty
+        return empty_indices(3, xp=xp, device=device)  # type: ignore[return-value]
     limit = EMIT_ELEMENTS if emit_elements is None else emit_elements
     if len(blocks) == 1 and total <= max(limit, ONE_STEP_ELEMENTS if emit_elements is None else 0):
         return _emit_step(blocks[0], 0, blocks[0].host_count.shape[0], total, xp=xp, device=device, idt=idt)
@@ -270,9 +256,3 @@ def _emit_step(b: TripletBlock, i: int, j: int, m: int, *, xp: Any, device: Any,
     n = take_nonneg(xp.reshape(b.order, (-1,)), slot, xp=xp)
     del slot
     return repeat(a, cnt, total=m, xp=xp), repeat(b.positives[i:j], cnt, total=m, xp=xp), n
-
-
-def _dev(x: Array) -> Any:
-    import array_api_compat as aac
-
-    return aac.device(x)

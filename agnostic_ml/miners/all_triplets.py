@@ -7,22 +7,20 @@ from typing import Any
 
 import numpy as np
 
-from .._array_api import from_host_indices, index_dtype, namespace_and_device
+from .._array_api import empty_indices, from_host_indices, index_dtype, namespace_and_device
+from .._random import as_generator
+from .._typing import Array
 from ..tuples import get_all_triplets_indices
+from .._validate import check_int
 from ._oml import (
     OMLTripletCalls,
-    as_generator,
-    check_int,
     decode_product_ranks,
-    empty_triplets,
     kth_outside_group,
     label_groups,
     oml_distance,
     total_of,
 )
 from .base import BaseMiner
-
-Array = Any
 
 
 class AllTripletsMiner(OMLTripletCalls, BaseMiner):
@@ -137,18 +135,18 @@ def all_triplets_indices(
     """
     xp, device = namespace_and_device(labels)
     if labels.shape[0] == 0 or ref_labels.shape[0] == 0:
-        return empty_triplets(xp, device)
+        return empty_indices(3, xp=xp, device=device)
     counts = triplet_counts(labels, ref_labels, exclude_self=exclude_self, xp=xp)
     total = total_of(xp.cumulative_sum(counts["n_pos"] * counts["n_neg"]))
     if total == 0:
-        return empty_triplets(xp, device)
+        return empty_indices(3, xp=xp, device=device)
     if total <= max_output:
         # The shared blocked enumerator (same set and lexicographic order as the decoder).
         return get_all_triplets_indices(labels, None if exclude_self else ref_labels)
-    gen = rng if rng is not None else np.random.default_rng()
+    gen = as_generator(rng)
     host = gen.choice(total, size=max_output, replace=False, shuffle=False)
     host.sort()
-    return decode_all_triplets(from_host_indices(host, xp, device), counts, xp=xp)
+    return decode_all_triplets(from_host_indices(host, xp=xp, device=device), counts, xp=xp)
 
 
 def count_all_triplets(labels: Any, ref_labels: Any = None) -> int:

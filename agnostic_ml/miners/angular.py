@@ -5,14 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._array_api import floating_work_dtype, index_dtype, namespace_and_device, nonzero, take_nonneg
+from .._array_api import empty_indices, floating_work_dtype, namespace_and_device, nonzero, take_nonneg
 from .._checks import check_finite
+from .._label_masks import label_masks
+from .._typing import Array
+from .._validate import is_real
 from ..distances import BaseDistance
 from ._distance_checks import require_normalized_euclidean
-from ._triplet_blocks import anchor_block_rows, label_masks
+from ._triplet_blocks import anchor_block_rows
 from .base import BaseMiner
-
-Array = Any
 
 
 class AngularMiner(BaseMiner):
@@ -70,33 +71,31 @@ class AngularMiner(BaseMiner):
     def __init__(self, angle: float = 20, collect_stats: bool = False, distance: BaseDistance | None = None) -> None:
         super().__init__(collect_stats=collect_stats, distance=distance)
         require_normalized_euclidean(self)
-        if isinstance(angle, bool) or not isinstance(angle, (int, float)) or not (0 <= angle < 90):
+        if not is_real(angle) or not (0 <= angle < 90):
             raise ValueError(f"angle must be a number of degrees in [0, 90), got {angle!r}")
         self.angle = float(angle)
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
         xp, device = namespace_and_device(embeddings)
-        idt = index_dtype(xp, device)
         check_finite(embeddings, "embeddings", xp)
         exclude_self = ref_labels is labels
         if not exclude_self:
             check_finite(ref_emb, "ref_emb", xp)
-        dtype = floating_work_dtype(xp.result_type(embeddings.dtype, ref_emb.dtype), xp)  # half -> float32
+        dtype = floating_work_dtype(xp.result_type(embeddings.dtype, ref_emb.dtype), xp=xp)  # half -> float32
         q = self.distance.normalize(embeddings if embeddings.dtype == dtype else xp.astype(embeddings, dtype))
         r = q if exclude_self and ref_emb is embeddings else self.distance.normalize(
             ref_emb if ref_emb.dtype == dtype else xp.astype(ref_emb, dtype)
         )
         n, m = q.shape[0], r.shape[0]
-        empty = xp.zeros((0,), dtype=idt, device=device)
         if n == 0 or m == 0:
             self._record_stats(None, xp, device, dtype)
-            return empty, empty, empty
+            return empty_indices(3, xp=xp, device=device)  # type: ignore[return-value]
         g_qr = xp.matmul(q, xp.matrix_transpose(r))  # a.p and a.n
         g_rr = g_qr if r is q else xp.matmul(r, xp.matrix_transpose(r))  # p.n
         sq_q = xp.sum(q * q, axis=1)
         sq_r = sq_q if r is q else xp.sum(r * r, axis=1)
-        pos, neg = label_masks(labels, ref_labels, 0, n, exclude_self=exclude_self, xp=xp, device=device)
-        pa, pp = nonzero(pos, xp)
+        pos, neg = label_masks(labels, ref_labels, exclude_self=exclude_self, stop=n, xp=xp, device=device)
+        pa, pp = nonzero(pos, xp=xp)
         n_pairs = pa.shape[0]
         tan2x4 = xp.asarray(4.0 * math.tan(math.radians(self.angle)) ** 2, dtype=dtype, device=device)
         quarter = xp.asarray(0.25, dtype=dtype, device=device)
@@ -121,14 +120,14 @@ class AngularMiner(BaseMiner):
             lhs = xp.where(ap2 > zero, ap2, neg_inf)  # ||a - p|| = 0: no angle above any threshold
             is_neg = take_nonneg(neg, a, xp=xp)
             keep = xp.logical_and(is_neg, xp.expand_dims(lhs, axis=1) > tan2x4 * nc2)
-            rows, cols = nonzero(keep, xp)
+            rows, cols = nonzero(keep, xp=xp)
             if rows.shape[0]:
                 parts.append((take_nonneg(a, rows, xp=xp), take_nonneg(p, rows, xp=xp), cols))
             if acc is not None:
                 acc.add(xp.maximum(ap2, zero), nc2, is_neg, math.radians(self.angle))
         self._record_stats(acc, xp, device, dtype)
         if not parts:
-            return empty, empty, empty
+            return empty_indices(3, xp=xp, device=device)  # type: ignore[return-value]
         if len(parts) == 1:
             return parts[0]
         # one component at a time, dropping its parts: peak 4x (not 6x) one output array

@@ -7,9 +7,8 @@ from typing import Any
 from .._array_api import index_dtype, namespace_and_device, no_grad
 from .._checks import prepare_batch
 from .._stats import RecordsStats
+from .._typing import Array
 from ..distances import BaseDistance, LpDistance
-
-Array = Any
 
 
 class BaseMiner(RecordsStats):
@@ -28,7 +27,9 @@ class BaseMiner(RecordsStats):
     (PML's self-pair rule); with one, ``mine`` receives ``ref_labels is not labels``.
 
     Subclass and implement ``mine(embeddings, labels, ref_emb, ref_labels)``; inside it,
-    ``ref_labels is labels`` tells that no reference set was given.
+    ``ref_labels is labels`` tells that no reference set was given. A miner that builds
+    its own reference set (class centres, a memory bank) sets ``builds_own_reference``:
+    its call then refuses ``ref_emb`` / ``ref_labels``.
 
     Parameters
     ----------
@@ -39,6 +40,9 @@ class BaseMiner(RecordsStats):
     distance : BaseDistance, optional
         Default ``LpDistance()`` (normalised Euclidean), as in PML; subclasses may differ.
     """
+
+    #: True for miners whose reference set is built internally: they refuse ``ref_emb`` / ``ref_labels``.
+    builds_own_reference: bool = False
 
     def __init__(self, collect_stats: bool = False, distance: BaseDistance | None = None) -> None:
         super().__init__()
@@ -61,11 +65,13 @@ class BaseMiner(RecordsStats):
         ref_emb: Array | None = None,
         ref_labels: Any = None,
     ) -> tuple[Array, ...]:
-        xp, device, emb, lab, ref, rlab, _ = prepare_batch(embeddings, labels, ref_emb, ref_labels)
+        if self.builds_own_reference:
+            refuse_ref_args(self, ref_emb, ref_labels)
+        batch = prepare_batch(embeddings, labels, ref_emb, ref_labels)
         self.stats = {}
-        with no_grad(xp):
-            out = self.mine(emb, lab, ref, rlab)
-        out = self._check_output(out, xp, device)
+        with no_grad(batch.xp):
+            out = self.mine(batch.embeddings, batch.labels, batch.ref_emb, batch.ref_labels)
+        out = self._check_output(out, batch.xp, batch.device)
         if self.collect_stats:
             if len(out) == 3:
                 self.stats["num_triplets"] = int(out[0].shape[0])
@@ -96,3 +102,18 @@ class BaseMiner(RecordsStats):
         elif fixed[0].shape[0] != fixed[1].shape[0] or fixed[2].shape[0] != fixed[3].shape[0]:
             raise ValueError("pair outputs need len(a1) == len(p) and len(a2) == len(n)")
         return tuple(fixed)
+
+
+def refuse_ref_args(miner: Any, ref_emb: Any, ref_labels: Any, *, labels: Any = None) -> None:
+    """Raise when ``ref_emb`` / ``ref_labels`` reach a miner that builds its own reference set.
+
+    Called with the user's arguments (``None`` = not given), or from ``mine`` with ``labels``
+    too, where "not given" is ``ref_labels is labels`` (see :class:`BaseMiner`).
+    """
+    given = (ref_labels is not labels) if labels is not None else (ref_emb is not None or ref_labels is not None)
+    if given:
+        raise ValueError(
+            f"{type(miner).__name__} builds its own reference set and does not accept ref_emb/ref_labels "
+            f"(got ref_emb={type(ref_emb).__name__}, ref_labels={type(ref_labels).__name__}); "
+            "call it as miner(embeddings, labels)"
+        )

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._array_api import namespace_and_device, nonzero
+from .._array_api import empty_indices, namespace_and_device, nonzero, nonzero_2d
+from .._typing import Array
 from ..distances import BaseDistance
+from .._validate import check_choice, check_range
 from ._pair_mining import (
-    check_range,
-    distance_matrix,
-    empty_indices,
+    RowBest,
     flat_gather,
-    label_masks,
-    mask_to_pairs,
     masked_row_best,
+    matrix_and_masks,
 )
 from .base import BaseMiner
-
-Array = Any
 
 HARD = "hard"
 SEMIHARD = "semihard"
@@ -94,9 +91,8 @@ class BatchEasyHardMiner(BaseMiner):
         distance: BaseDistance | None = None,
     ) -> None:
         super().__init__(collect_stats=collect_stats, distance=distance)
-        for name, value in (("pos_strategy", pos_strategy), ("neg_strategy", neg_strategy)):
-            if not isinstance(value, str) or value not in STRATEGIES:
-                raise ValueError(f"{name} must be one of {', '.join(map(repr, STRATEGIES))}, got {value!r}")
+        check_choice(pos_strategy, "pos_strategy", STRATEGIES)
+        check_choice(neg_strategy, "neg_strategy", STRATEGIES)
         if pos_strategy == neg_strategy == SEMIHARD:
             raise ValueError('pos_strategy and neg_strategy cannot both be "semihard"')
         if SEMIHARD in (pos_strategy, neg_strategy) and ALL in (pos_strategy, neg_strategy):
@@ -126,7 +122,7 @@ class BatchEasyHardMiner(BaseMiner):
         return xp.logical_and(mask, xp.logical_and(mat >= lo, mat <= hi))
 
     @staticmethod
-    def _pick(mat: Array, valid: Array, largest: bool, thresholds: Array | None, xp: Any) -> tuple[Array, Array, Array]:
+    def _pick(mat: Array, valid: Array, largest: bool, thresholds: Array | None, xp: Any) -> RowBest:
         if thresholds is not None:
             # PML's semihard rule: a "max" pick keeps values strictly below the other
             # side's choice, a "min" pick values strictly above it.
@@ -140,19 +136,18 @@ class BatchEasyHardMiner(BaseMiner):
         """(a1, p, a2, n); shared with :class:`BatchHardMiner`."""
         xp, device = namespace_and_device(embeddings)
         if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
-            return empty_indices(xp, device, 4)
-        mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, xp, device)
+            return empty_indices(4, xp=xp, device=device)
+        mat, pos, neg = matrix_and_masks(self.distance, embeddings, labels, ref_emb, ref_labels, xp=xp, device=device)
         pos = self._in_range(mat, pos, self.allowed_pos_range, xp)
         neg = self._in_range(mat, neg, self.allowed_neg_range, xp)
         ps, ns = self.pos_strategy, self.neg_strategy
         pos_pick = neg_pick = None
         if ps == SEMIHARD:
             neg_pick = self._pick(mat, neg, self._neg_largest(), None, xp)
-            pos_pick = self._pick(mat, pos, self._pos_largest(), neg_pick[0], xp)
+            pos_pick = self._pick(mat, pos, self._pos_largest(), neg_pick.values, xp)
         elif ns == SEMIHARD:
             pos_pick = self._pick(mat, pos, self._pos_largest(), None, xp)
-            neg_pick = self._pick(mat, neg, self._neg_largest(), pos_pick[0], xp)
+            neg_pick = self._pick(mat, neg, self._neg_largest(), pos_pick.values, xp)
         else:
             if ps != ALL:
                 pos_pick = self._pick(mat, pos, self._pos_largest(), None, xp)
@@ -160,24 +155,24 @@ class BatchEasyHardMiner(BaseMiner):
                 neg_pick = self._pick(mat, neg, self._neg_largest(), None, xp)
 
         if pos_pick is not None and neg_pick is not None:
-            (a,) = nonzero(xp.logical_and(pos_pick[2], neg_pick[2]), xp)
-            p = xp.take(pos_pick[1], a, axis=0)
-            n = xp.take(neg_pick[1], a, axis=0)
+            (a,) = nonzero(xp.logical_and(pos_pick.has_any, neg_pick.has_any), xp=xp)
+            p = xp.take(pos_pick.cols, a, axis=0)
+            n = xp.take(neg_pick.cols, a, axis=0)
             if self.collect_stats:
-                self._set_stats(xp.take(pos_pick[0], a, axis=0), xp.take(neg_pick[0], a, axis=0), mat, xp)
+                self._set_stats(xp.take(pos_pick.values, a, axis=0), xp.take(neg_pick.values, a, axis=0), mat, xp)
             return a, p, a, n
         if pos_pick is None:
-            a1, p = mask_to_pairs(pos, xp)
+            a1, p = nonzero_2d(pos, xp=xp)
         else:
-            (a1,) = nonzero(pos_pick[2], xp)
-            p = xp.take(pos_pick[1], a1, axis=0)
+            (a1,) = nonzero(pos_pick.has_any, xp=xp)
+            p = xp.take(pos_pick.cols, a1, axis=0)
         if neg_pick is None:
-            a2, n = mask_to_pairs(neg, xp)
+            a2, n = nonzero_2d(neg, xp=xp)
         else:
-            (a2,) = nonzero(neg_pick[2], xp)
-            n = xp.take(neg_pick[1], a2, axis=0)
+            (a2,) = nonzero(neg_pick.has_any, xp=xp)
+            n = xp.take(neg_pick.cols, a2, axis=0)
         if self.collect_stats:
-            self._set_stats(flat_gather(mat, a1, p, xp), flat_gather(mat, a2, n, xp), mat, xp)
+            self._set_stats(flat_gather(mat, a1, p, xp=xp), flat_gather(mat, a2, n, xp=xp), mat, xp)
         return a1, p, a2, n
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:

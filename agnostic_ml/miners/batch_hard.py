@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from .._typing import Array
 from ..distances import BaseDistance
 from .batch_easy_hard import HARD, BatchEasyHardMiner
-
-Array = Any
 
 
 class BatchHardMiner(BatchEasyHardMiner):

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from .._array_api import floating_work_dtype, namespace_and_device
 from .._checks import check_finite
+from .._random import as_generator
+from .._typing import Array
+from .._validate import is_real
 from ..distances import BaseDistance
 from ..tuples import get_random_triplet_indices
 from ._distance_checks import require_normalized_euclidean
 from .base import BaseMiner
-
-Array = Any
 
 
 class DistanceWeightedMiner(BaseMiner):
@@ -77,11 +77,11 @@ class DistanceWeightedMiner(BaseMiner):
         super().__init__(collect_stats=collect_stats, distance=distance)
         require_normalized_euclidean(self)
         for name, v in (("cutoff", cutoff), ("nonzero_loss_cutoff", nonzero_loss_cutoff)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            if not is_real(v) or not math.isfinite(v):
                 raise ValueError(f"{name} must be a finite real number, got {v!r}")
         self.cutoff = float(cutoff)
         self.nonzero_loss_cutoff = float(nonzero_loss_cutoff)
-        self.rng = np.random.default_rng(rng)
+        self.rng = as_generator(rng)
 
     def weights(self, embeddings: Array, labels: Array, ref_emb: Array | None = None, ref_labels: Array | None = None) -> Array:
         """The unnormalised sampling weights ``w`` (shape ``(N, R)``), 0 outside eligible negatives.
@@ -94,7 +94,7 @@ class DistanceWeightedMiner(BaseMiner):
         ref = embeddings if ref_emb is None else ref_emb
         rlab = labels if ref_labels is None else ref_labels
         mat = self.distance(embeddings, ref)
-        work = floating_work_dtype(mat.dtype, xp)
+        work = floating_work_dtype(mat.dtype, xp=xp)
         if mat.dtype != work:
             mat = xp.astype(mat, work)
         dim = float(embeddings.shape[1])

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from .._array_api import index_dtype, namespace_and_device
+from .._typing import Array
 from .base import BaseMiner
-
-Array = Any
 
 
 class EmbeddingsAlreadyPackagedAsTriplets(BaseMiner):

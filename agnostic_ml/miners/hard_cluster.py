@@ -6,6 +6,7 @@ import math
 from typing import Any, NamedTuple
 
 from .._array_api import (
+    empty_indices,
     eye_mask,
     index_dtype,
     namespace_and_device,
@@ -15,11 +16,11 @@ from .._array_api import (
     to_numpy,
 )
 from .._checks import prepare_batch
+from .._typing import Array
 from ..distances import BaseDistance
-from ._oml import IndexedTriplets, check_distance, hardness, refuse_ref_args, reject_ref
-from .base import BaseMiner
-
-Array = Any
+from ._oml import check_distance, hardness
+from .indexed_triplets import IndexedTriplets
+from .base import BaseMiner, refuse_ref_args
 
 
 class ClusterTriplets(NamedTuple):
@@ -63,9 +64,8 @@ def cluster_triplets(embeddings: Array, labels: Array, distance: BaseDistance) -
     xp, device = namespace_and_device(embeddings)
     idt = index_dtype(xp, device)
     n, dim = embeddings.shape
-    empty = xp.zeros((0,), dtype=idt, device=device)
     if n == 0:
-        return ClusterTriplets(embeddings[:0, ...], labels[:0], empty, empty, empty)
+        return ClusterTriplets(embeddings[:0, ...], labels[:0], *empty_indices(3, xp=xp, device=device))
     ids, n_classes = class_ids(labels, xp=xp)
     member = xp.arange(n_classes, dtype=idt, device=device)[:, None] == ids[None, :]  # (C, N)
     counts = xp.sum(xp.astype(member, idt), axis=1)
@@ -74,15 +74,15 @@ def cluster_triplets(embeddings: Array, labels: Array, distance: BaseDistance) -
     first_member = xp.argmax(xp.astype(member, idt), axis=1)
     centre_labels = xp.take(labels, first_member)
     if n_classes < 2:
-        return ClusterTriplets(centres, centre_labels, empty, empty, empty)
+        return ClusterTriplets(centres, centre_labels, *empty_indices(3, xp=xp, device=device))
     with no_grad(xp):
         inf = xp.asarray(math.inf, dtype=centres.dtype, device=device)
         h_cx = hardness(distance(centres, embeddings), distance)  # (C, N)
         positive = xp.astype(xp.argmax(xp.where(member, h_cx, -inf), axis=1), idt)
         h_cc = hardness(distance(centres), distance)  # (C, C)
-        h_cc = xp.where(eye_mask(n_classes, n_classes, xp, device), inf, h_cc)
+        h_cc = xp.where(eye_mask(n_classes, n_classes, xp=xp, device=device), inf, h_cc)
         negative = xp.astype(xp.argmin(h_cc, axis=1), idt)
-        (anchor,) = nonzero(counts >= 2, xp)
+        (anchor,) = nonzero(counts >= 2, xp=xp)
     return ClusterTriplets(centres, centre_labels, anchor, xp.take(positive, anchor), xp.take(negative, anchor))
 
 
@@ -125,25 +125,21 @@ class HardClusterMiner(BaseMiner):
     ([0, 1, 2], [2, 5, 8], [1, 0, 1])
     """
 
+    builds_own_reference = True  # the class centres
+
     def __init__(self, *, distance: BaseDistance | None = None, collect_stats: bool = False) -> None:
         super().__init__(collect_stats=collect_stats, distance=check_distance(distance))
 
-    def forward(
-        self, embeddings: Array, labels: Any, ref_emb: Array | None = None, ref_labels: Any = None
-    ) -> tuple[Array, ...]:
-        refuse_ref_args(self, ref_emb, ref_labels)
-        return super().forward(embeddings, labels)  # type: ignore[misc]
-
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
-        reject_ref(self, ref_labels, labels)
+        refuse_ref_args(self, ref_emb, ref_labels, labels=labels)
         t = cluster_triplets(embeddings, labels, self.distance)
         n = embeddings.shape[0]
         return t.anchor_class + n, t.positive, t.negative_class + n
 
     def clusters(self, embeddings: Array, labels: Any) -> ClusterTriplets:
         """The centres and the triplets as (class, sample, class) indices."""
-        _, _, emb, lab, _, _, _ = prepare_batch(embeddings, labels)
-        return cluster_triplets(emb, lab, self.distance)
+        batch = prepare_batch(embeddings, labels)
+        return cluster_triplets(batch.embeddings, batch.labels, self.distance)
 
     def reference_set(self, embeddings: Array, labels: Any) -> tuple[Array, Array]:
         """``E = concat([embeddings, centres])`` and its labels: the set the indices refer to."""
@@ -152,7 +148,8 @@ class HardClusterMiner(BaseMiner):
 
     def mine_extended(self, embeddings: Array, labels: Any) -> IndexedTriplets:
         """Indices together with the extended set ``E`` they refer to (one pass)."""
-        xp, _, emb, lab, _, _, _ = prepare_batch(embeddings, labels)
+        batch = prepare_batch(embeddings, labels)
+        xp, emb, lab = batch.xp, batch.embeddings, batch.labels
         t = cluster_triplets(emb, lab, self.distance)
         n = emb.shape[0]
         e = xp.concat([emb, t.centres], axis=0)
@@ -164,9 +161,9 @@ class HardClusterMiner(BaseMiner):
         xp, _ = namespace_and_device(features)
         t = self.clusters(features, labels)
         return (
-            take_rows(t.centres, t.anchor_class, xp),
-            take_rows(features, t.positive, xp),
-            take_rows(t.centres, t.negative_class, xp),
+            take_rows(t.centres, t.anchor_class, xp=xp),
+            take_rows(features, t.positive, xp=xp),
+            take_rows(t.centres, t.negative_class, xp=xp),
         )
 
     def __repr__(self) -> str:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..distances import BaseDistance
 from .n_hard_triplets import NHardTripletsMiner
-
-Array = Any
 
 
 class HardTripletsMiner(NHardTripletsMiner):

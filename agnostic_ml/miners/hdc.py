@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
-from .._array_api import index_dtype, kth_smallest, namespace_and_device, nonzero, nonzero_2d, to_numpy
+from .._array_api import compress, empty_indices, index_dtype, kth_smallest, namespace_and_device, nonzero, nonzero_2d, to_numpy
+from .._typing import Array
+from .._validate import is_real
 from ..distances import BaseDistance
 from ..tuples import convert_to_pairs
-from ._pair_mining import compress, distance_matrix, empty_indices, extreme, flat_gather, label_masks, mask_to_pairs
+from ._pair_mining import distance_matrix, extreme, flat_gather, matrix_and_masks
 from .base import BaseMiner
-
-Array = Any
 
 
 class HDCMiner(BaseMiner):
@@ -68,7 +67,7 @@ class HDCMiner(BaseMiner):
         distance: BaseDistance | None = None,
     ) -> None:
         super().__init__(collect_stats=collect_stats, distance=distance)
-        if isinstance(filter_percentage, bool) or not isinstance(filter_percentage, numbers.Real):
+        if not is_real(filter_percentage):
             raise TypeError(f"filter_percentage must be a real number in (0, 1], got {filter_percentage!r}")
         if not 0 < float(filter_percentage) <= 1:
             raise ValueError(f"filter_percentage must be in (0, 1], got {filter_percentage!r}")
@@ -108,13 +107,12 @@ class HDCMiner(BaseMiner):
         pos_largest = not self.distance.is_inverted
         if self._external is None:
             if n == 0 or m == 0:
-                return empty_indices(xp, device, 4)
-            mat = distance_matrix(self.distance, embeddings, ref_emb)
-            pos, neg = label_masks(labels, ref_labels, xp, device)
+                return empty_indices(4, xp=xp, device=device)
+            mat, pos, neg = matrix_and_masks(self.distance, embeddings, labels, ref_emb, ref_labels, xp=xp, device=device)
             keep_pos = self._keep_hardest(mat, pos, largest=pos_largest, xp=xp)
             keep_neg = self._keep_hardest(mat, neg, largest=not pos_largest, xp=xp)
-            a1, p = mask_to_pairs(keep_pos, xp)
-            a2, n_ = mask_to_pairs(keep_neg, xp)
+            a1, p = nonzero_2d(keep_pos, xp=xp)
+            a2, n_ = nonzero_2d(keep_neg, xp=xp)
             return a1, p, a2, n_
         a1, p, a2, n_ = convert_to_pairs(self._external, labels, like=embeddings)
         _check_in_range((a1, a2), n, "anchor", xp)
@@ -127,9 +125,9 @@ class HDCMiner(BaseMiner):
             if anchors.shape[0] == 0:
                 out += [anchors, others]
                 continue
-            vals = flat_gather(mat, anchors, others, xp)[None, :]
+            vals = flat_gather(mat, anchors, others, xp=xp)[None, :]
             valid = xp.ones(vals.shape, dtype=xp.bool, device=device)
-            (sel,) = nonzero(self._keep_hardest(vals, valid, largest=largest, xp=xp)[0, :], xp)
+            (sel,) = nonzero(self._keep_hardest(vals, valid, largest=largest, xp=xp)[0, :], xp=xp)
             out += [xp.take(anchors, sel, axis=0), xp.take(others, sel, axis=0)]
         return tuple(out)
 
@@ -155,10 +153,10 @@ class HDCMiner(BaseMiner):
         flat_vals, flat_valid = xp.reshape(values, (-1,)), xp.reshape(valid, (-1,))
         total = flat_vals.shape[0]
         if 2 * count >= total:
-            cand = xp.where(flat_valid, flat_vals, extreme(values, xp, largest=not largest))
+            cand = xp.where(flat_valid, flat_vals, extreme(values, xp=xp, largest=not largest))
             kth = kth_smallest(cand, total - k + 1 if largest else k, xp=xp)
         else:
-            cand = compress(flat_vals, flat_valid, xp)
+            cand = compress(flat_vals, flat_valid, xp=xp)
             kth = kth_smallest(cand, count - k + 1 if largest else k, xp=xp)
         better = xp.logical_and(valid, values > kth if largest else values < kth)
         tied = xp.logical_and(valid, values == kth)
@@ -167,7 +165,7 @@ class HDCMiner(BaseMiner):
         if need >= n_tied:
             return xp.logical_or(better, tied)
         # Keep the first `need` tied entries: those at or before the need-th one (r*, c*).
-        tr, tc = nonzero_2d(tied, xp)
+        tr, tc = nonzero_2d(tied, xp=xp)
         r_star, c_star = tr[need - 1], tc[need - 1]
         rows = xp.arange(values.shape[0], dtype=idt, device=device)[:, None]
         cols = xp.arange(values.shape[1], dtype=idt, device=device)[None, :]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import index_dtype, namespace_and_device, nonzero
-from ._oml import check_int, reject_ref, take_triplets
+from .._typing import Array
+from .._validate import check_int
+from ._oml import take_triplets
 from ._ring_bank import MemoryMinerBase, RingBank
 from .base import BaseMiner
 from .n_hard_triplets import NHardTripletsMiner
-
-Array = Any
 
 
 def bank_logs(a: Array, p: Array, n: Array, n_batch: int, n_ref: int, dtype: Any, *, xp: Any) -> dict[str, Array]:
@@ -88,7 +88,7 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
                 f"miner must be a triplet miner (an agnostic_ml BaseMiner such as NHardTripletsMiner), "
                 f"got {type(miner).__name__}"
             )
-        if isinstance(miner, MemoryMinerBase) or type(miner).__name__ == "HardClusterMiner":
+        if miner.builds_own_reference:
             raise TypeError(
                 f"miner must mine rows of the given set; {type(miner).__name__} builds its own reference set"
             )
@@ -101,11 +101,6 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
 
     def _bank_in_reference(self) -> bool:
         return self._bank.is_full
-
-    def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
-        reject_ref(self, ref_labels, labels)
-        a, p, n, _, _, _ = self._step(embeddings, labels)
-        return a, p, n
 
     def _mine_batch(self, emb: Array, lab: Array, ref: Array, ref_lab: Array) -> tuple[Any, ...]:
         xp, device = namespace_and_device(emb)
@@ -123,7 +118,7 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
             idt = index_dtype(xp, device)
             a, p, n = (x if x.dtype == idt else xp.astype(x, idt) for x in out)
             if with_bank:
-                (keep,) = nonzero(p != a, xp)
+                (keep,) = nonzero(p != a, xp=xp)
                 a, p, n = xp.take(a, keep), xp.take(p, keep), xp.take(n, keep)
         if self.need_logs:
             self.last_logs = bank_logs(a, p, n, b, ref.shape[0], emb.dtype, xp=xp)
@@ -133,7 +128,7 @@ class MinerWithBank(MemoryMinerBase, BaseMiner):
         """OML's call: the ``(anchor, positive, negative)`` embeddings; enqueues the batch."""
         xp, _ = namespace_and_device(features)
         t = self.mine_extended(features, labels)
-        return take_triplets(t.embeddings, t.embeddings, t.anchors, t.positives, t.negatives, xp)
+        return take_triplets(t.embeddings, t.embeddings, t.anchors, t.positives, t.negatives, xp=xp)
 
     def __repr__(self) -> str:
         return f"MinerWithBank(bank_size_in_batches={self.bank_size_in_batches}, miner={self.miner!r})"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from .._array_api import namespace_and_device
+from .._array_api import empty_indices, namespace_and_device, nonzero_2d
+from .._typing import Array
 from ..distances import BaseDistance, CosineSimilarity
-from ._pair_mining import check_real, distance_matrix, empty_indices, extreme, label_masks, mask_to_pairs
+from .._validate import check_real
+from ._pair_mining import extreme, matrix_and_masks
 from .base import BaseMiner
-
-Array = Any
 
 
 class MultiSimilarityMiner(BaseMiner):
@@ -67,11 +65,10 @@ class MultiSimilarityMiner(BaseMiner):
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:
         xp, device = namespace_and_device(embeddings)
         if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
-            return empty_indices(xp, device, 4)
-        mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, xp, device)
-        big = extreme(mat, xp, largest=True)
-        small = extreme(mat, xp, largest=False)
+            return empty_indices(4, xp=xp, device=device)
+        mat, pos, neg = matrix_and_masks(self.distance, embeddings, labels, ref_emb, ref_labels, xp=xp, device=device)
+        big = extreme(mat, xp=xp, largest=True)
+        small = extreme(mat, xp=xp, largest=False)
         eps = self.epsilon
         if self.distance.is_inverted:
             hardest_neg = xp.max(xp.where(neg, mat, small), axis=1, keepdims=True)
@@ -83,8 +80,8 @@ class MultiSimilarityMiner(BaseMiner):
             hardest_pos = xp.max(xp.where(pos, mat, small), axis=1, keepdims=True)
             keep_pos = xp.logical_and(pos, (mat + eps) > hardest_neg)
             keep_neg = xp.logical_and(neg, (mat - eps) < hardest_pos)
-        a1, p = mask_to_pairs(keep_pos, xp)
-        a2, n = mask_to_pairs(keep_neg, xp)
+        a1, p = nonzero_2d(keep_pos, xp=xp)
+        a2, n = nonzero_2d(keep_neg, xp=xp)
         return a1, p, a2, n
 
     def __repr__(self) -> str:

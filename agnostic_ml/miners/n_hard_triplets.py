@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, Sequence, Union
 
-from .._array_api import eye_mask, index_dtype, namespace_and_device, topk
+from .._array_api import empty_indices, index_dtype, namespace_and_device, topk
+from .._label_masks import label_masks
+from .._typing import Array
+from .._validate import is_int
 from ..distances import BaseDistance
 from ._oml import (
     OMLTripletCalls,
     check_distance,
     decode_product_ranks,
-    empty_triplets,
     hardness,
     total_of,
 )
 from .base import BaseMiner
 
-Array = Any
 NSpec = Union[int, Sequence[int]]
 
 
@@ -28,12 +28,12 @@ def parse_n(value: Any, name: str) -> tuple[int, int]:
     An int ``n >= 1`` keeps the ``n`` hardest (ranks ``1..n``); a pair ``(lo, hi)`` with
     ``1 <= lo <= hi`` keeps the ``lo``-th to the ``hi``-th hardest, both inclusive (1-based).
     """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+    if is_int(value):
         if int(value) < 1:
             raise ValueError(f"{name} must be >= 1 (the number of hardest samples to keep), got {value}")
         return 0, int(value)
     if isinstance(value, (tuple, list)):
-        if len(value) != 2 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in value):
+        if len(value) != 2 or not all(is_int(v) for v in value):
             raise TypeError(f"{name} as a range must be a pair of ints (lo, hi), got {value!r}")
         lo, hi = int(value[0]), int(value[1])
         if lo < 1 or hi < lo:
@@ -62,13 +62,13 @@ def nhard_triplets(
     idt = index_dtype(xp, device)
     n, r = mat.shape
     if n == 0 or r == 0:
-        return empty_triplets(xp, device)
+        return empty_indices(3, xp=xp, device=device)
     h = hardness(mat, distance)
     inf = xp.asarray(math.inf, dtype=h.dtype, device=device)
     (sp, ep), (sn, en) = pos_slice, neg_slice
     kp, kn = min(ep, r), min(en, r)
     if kp <= sp or kn <= sn:
-        return empty_triplets(xp, device)
+        return empty_indices(3, xp=xp, device=device)
     _, pidx = topk(xp.where(pos_mask, h, -inf), kp, largest=True, xp=xp)
     _, nidx = topk(xp.where(neg_mask, h, inf), kn, largest=False, xp=xp)
     zero = xp.zeros((), dtype=idt, device=device)
@@ -78,22 +78,12 @@ def nhard_triplets(
     v = xp.maximum(xp.minimum(n_neg, kn) - sn, zero)
     total = total_of(xp.cumulative_sum(u * v))
     if total == 0:
-        return empty_triplets(xp, device)
+        return empty_indices(3, xp=xp, device=device)
     ranks = xp.arange(total, dtype=idt, device=device)
     a, i, j = decode_product_ranks(ranks, u, v, xp=xp)
     p = xp.take(xp.reshape(xp.astype(pidx, idt), (-1,)), a * kp + (i + sp))
     neg = xp.take(xp.reshape(xp.astype(nidx, idt), (-1,)), a * kn + (j + sn))
     return a, p, neg
-
-
-def label_masks(labels: Array, ref_labels: Array, *, exclude_self: bool) -> tuple[Array, Array]:
-    """``(same label, not self)`` and ``(different label)`` masks of shape (N, R)."""
-    xp, device = namespace_and_device(labels)
-    same = labels[:, None] == ref_labels[None, :]
-    pos = same
-    if exclude_self:
-        pos = xp.logical_and(same, xp.logical_not(eye_mask(labels.shape[0], ref_labels.shape[0], xp, device)))
-    return pos, xp.logical_not(same)
 
 
 class NHardTripletsMiner(OMLTripletCalls, BaseMiner):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from .._array_api import namespace_and_device
+from .._array_api import empty_indices, namespace_and_device, nonzero_2d
+from .._typing import Array
 from ..distances import BaseDistance
-from ._pair_mining import check_real, distance_matrix, empty_indices, label_masks, mask_to_pairs, masked_mean
+from .._validate import check_real
+from ._pair_mining import masked_mean, matrix_and_masks
 from .base import BaseMiner
-
-Array = Any
 
 
 class PairMarginMiner(BaseMiner):
@@ -61,9 +59,8 @@ class PairMarginMiner(BaseMiner):
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:
         xp, device = namespace_and_device(embeddings)
         if embeddings.shape[0] == 0 or ref_emb.shape[0] == 0:
-            return empty_indices(xp, device, 4)
-        mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, xp, device)
+            return empty_indices(4, xp=xp, device=device)
+        mat, pos, neg = matrix_and_masks(self.distance, embeddings, labels, ref_emb, ref_labels, xp=xp, device=device)
         if self.distance.is_inverted:
             keep_pos = xp.logical_and(pos, mat < self.pos_margin)
             keep_neg = xp.logical_and(neg, mat > self.neg_margin)
@@ -71,9 +68,9 @@ class PairMarginMiner(BaseMiner):
             keep_pos = xp.logical_and(pos, mat > self.pos_margin)
             keep_neg = xp.logical_and(neg, mat < self.neg_margin)
         if self.collect_stats:
-            self.record(pos_pair_dist=masked_mean(mat, pos, xp), neg_pair_dist=masked_mean(mat, neg, xp))
-        a1, p = mask_to_pairs(keep_pos, xp)
-        a2, n = mask_to_pairs(keep_neg, xp)
+            self.record(pos_pair_dist=masked_mean(mat, pos, xp=xp), neg_pair_dist=masked_mean(mat, neg, xp=xp))
+        a1, p = nonzero_2d(keep_pos, xp=xp)
+        a2, n = nonzero_2d(keep_neg, xp=xp)
         return a1, p, a2, n
 
     def __repr__(self) -> str:

@@ -6,11 +6,12 @@ import math
 from typing import Any
 
 from .._array_api import floating_work_dtype, namespace_and_device, to_numpy
+from .._label_masks import label_masks
+from .._typing import Array
+from .._validate import check_choice, is_real
 from ..distances import BaseDistance
-from ._triplet_blocks import anchor_block_rows, emit_triplets, iter_triplet_blocks, label_masks
+from ._triplet_blocks import anchor_block_rows, emit_triplets, iter_triplet_blocks
 from .base import BaseMiner
-
-Array = Any
 
 TYPES_OF_TRIPLETS = ("all", "hard", "semihard", "easy")
 
@@ -78,12 +79,9 @@ class TripletMarginMiner(BaseMiner):
         distance: BaseDistance | None = None,
     ) -> None:
         super().__init__(collect_stats=collect_stats, distance=distance)
-        if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin):
+        if not is_real(margin) or not math.isfinite(margin):
             raise ValueError(f"margin must be a finite real number, got {margin!r}")
-        if type_of_triplets not in TYPES_OF_TRIPLETS:
-            raise ValueError(
-                f"type_of_triplets must be one of {', '.join(map(repr, TYPES_OF_TRIPLETS))}, got {type_of_triplets!r}"
-            )
+        check_choice(type_of_triplets, "type_of_triplets", TYPES_OF_TRIPLETS)
         self.margin = float(margin)
         self.type_of_triplets = type_of_triplets
 
@@ -115,11 +113,11 @@ class TripletMarginMiner(BaseMiner):
         )
         if self.collect_stats:
             self._record_stats(mat, labels, ref_labels, exclude_self, xp, device)
-        return emit_triplets(blocks, xp, device)
+        return emit_triplets(blocks, xp=xp, device=device)
 
     def _record_stats(self, mat: Array, labels: Array, ref_labels: Array, exclude_self: bool, xp: Any, device: Any) -> None:
         """PML's means over all triplets, from per-row sums: ``O(N R)``."""
-        work = floating_work_dtype(mat.dtype, xp)  # float16 sums would overflow
+        work = floating_work_dtype(mat.dtype, xp=xp)  # float16 sums would overflow
         mat = mat if mat.dtype == work else xp.astype(mat, work)
         n, r = mat.shape
         s_ap = xp.asarray(0.0, dtype=mat.dtype, device=device)
@@ -128,7 +126,7 @@ class TripletMarginMiner(BaseMiner):
         rows = anchor_block_rows(r)
         for start in range(0, n, rows):
             stop = min(start + rows, n)
-            pos, neg = label_masks(labels, ref_labels, start, stop, exclude_self=exclude_self, xp=xp, device=device)
+            pos, neg = label_masks(labels, ref_labels, exclude_self=exclude_self, start=start, stop=stop, xp=xp, device=device)
             block = mat[start:stop, ...]
             z = xp.zeros_like(block)
             n_pos = xp.sum(xp.astype(pos, mat.dtype), axis=1)

@@ -7,12 +7,13 @@ from typing import Any
 import numpy as np
 
 from .._array_api import from_host_indices, index_dtype, namespace_and_device, to_numpy
-from ._oml import as_generator, check_int, oml_distance, reject_ref, take_triplets
+from .._random import as_generator
+from .._typing import Array
+from .._validate import check_int
+from ._oml import oml_distance, take_triplets
 from ._ring_bank import MemoryMinerBase, RingBank
 from .all_triplets import all_triplets_indices
 from .base import BaseMiner
-
-Array = Any
 
 
 def sample_positive_pairs(labels: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -108,11 +109,6 @@ class TripletMinerWithMemory(MemoryMinerBase, BaseMiner):
     def _bank_in_reference(self) -> bool:
         return self._bank.filled > 0
 
-    def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
-        reject_ref(self, ref_labels, labels)
-        a, p, n, _, _, _ = self._step(embeddings, labels)
-        return a, p, n
-
     def _mine_batch(self, emb: Array, lab: Array, ref: Array, ref_lab: Array) -> tuple[Any, ...]:
         xp, device = namespace_and_device(emb)
         idt = index_dtype(xp, device)
@@ -139,7 +135,7 @@ class TripletMinerWithMemory(MemoryMinerBase, BaseMiner):
         n_mixed = sum(int(p[0].shape[0]) for p in parts)
         if n_mixed:
             host = [np.concatenate([p[i] for p in parts]) for i in range(3)]
-            mixed = [from_host_indices(h, xp, device) for h in host]
+            mixed = [from_host_indices(h, xp=xp, device=device) for h in host]
             a = xp.concat([mixed[0], a1])
             p = xp.concat([mixed[1], p1])
             n = xp.concat([mixed[2], n1])
@@ -153,7 +149,7 @@ class TripletMinerWithMemory(MemoryMinerBase, BaseMiner):
         """OML's call: ``(anchor, positive, negative, is_original_tri)``; enqueues the batch."""
         xp, _ = namespace_and_device(features)
         t = self.mine_extended(features, labels)
-        a, p, n = take_triplets(t.embeddings, t.embeddings, t.anchors, t.positives, t.negatives, xp)
+        a, p, n = take_triplets(t.embeddings, t.embeddings, t.anchors, t.positives, t.negatives, xp=xp)
         return a, p, n, t.is_original
 
     def __repr__(self) -> str:

@@ -6,12 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from .._array_api import from_host_indices, namespace_and_device, to_numpy
+from .._array_api import empty_indices, from_host_indices, namespace_and_device, to_numpy
+from .._random import as_generator
+from .._typing import Array
 from ..distances import BaseDistance
-from ._pair_mining import check_int, distance_matrix, empty_indices, extreme, label_masks
+from .._validate import check_int
+from ._pair_mining import extreme, matrix_and_masks
 from .base import BaseMiner
-
-Array = Any
 
 
 class UniformHistogramMiner(BaseMiner):
@@ -42,7 +43,7 @@ class UniformHistogramMiner(BaseMiner):
     pos_per_bin, neg_per_bin : int, default 10
         Draws per non-empty bin, >= 0 (0 gives no pairs of that kind).
     rng : numpy.random.Generator, int or None
-        Source of randomness, normalised once with ``numpy.random.default_rng``; every call
+        Source of randomness, normalised once with :func:`agnostic_ml._random.as_generator`; every call
         advances it.
     collect_stats : bool, default False
         Nothing beyond the pair counts is recorded (as in PML).
@@ -79,18 +80,15 @@ class UniformHistogramMiner(BaseMiner):
         self.num_bins = check_int(num_bins, "num_bins", minimum=1)
         self.pos_per_bin = check_int(pos_per_bin, "pos_per_bin", minimum=0)
         self.neg_per_bin = check_int(neg_per_bin, "neg_per_bin", minimum=0)
-        if rng is not None and not isinstance(rng, (np.random.Generator, int, np.integer)) or isinstance(rng, bool):
-            raise TypeError(f"rng must be a numpy.random.Generator, an int seed or None, got {type(rng).__name__}")
-        self.rng = np.random.default_rng(rng)
+        self.rng = as_generator(rng)
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:
         xp, device = namespace_and_device(embeddings)
         n, m = embeddings.shape[0], ref_emb.shape[0]
         if n == 0 or m == 0:
-            return empty_indices(xp, device, 4)
+            return empty_indices(4, xp=xp, device=device)
         nb = self.num_bins
-        mat = distance_matrix(self.distance, embeddings, ref_emb)
-        pos, neg = label_masks(labels, ref_labels, xp, device)
+        mat, pos, neg = matrix_and_masks(self.distance, embeddings, labels, ref_emb, ref_labels, xp=xp, device=device)
         # One small-integer key per matrix entry: positive bins [0, nb), negative bins
         # [nb, 2 nb), anything else (the self diagonal) 2 nb.
         n_keys = 2 * nb + 1
@@ -110,8 +108,8 @@ class UniformHistogramMiner(BaseMiner):
         neg_t = self._draw(starts[nb : 2 * nb], counts[nb : 2 * nb], self.neg_per_bin)
         t = np.concatenate([pos_t, neg_t])
         if t.size == 0:
-            return empty_indices(xp, device, 4)
-        idx = xp.take(order, from_host_indices(t, xp, device), axis=0)
+            return empty_indices(4, xp=xp, device=device)
+        idx = xp.take(order, from_host_indices(t, xp=xp, device=device), axis=0)
         rows, cols = idx // m, idx % m
         k = pos_t.size
         return rows[:k], cols[:k], rows[k:], cols[k:]
@@ -124,8 +122,8 @@ class UniformHistogramMiner(BaseMiner):
         """
         nb = self.num_bins
         _, device = namespace_and_device(mat)
-        lo = xp.min(xp.where(mask, mat, extreme(mat, xp, largest=True)))
-        hi = xp.max(xp.where(mask, mat, extreme(mat, xp, largest=False)))
+        lo = xp.min(xp.where(mask, mat, extreme(mat, xp=xp, largest=True)))
+        hi = xp.max(xp.where(mask, mat, extreme(mat, xp=xp, largest=False)))
         zero = xp.zeros((), dtype=mat.dtype, device=device)
         one = xp.ones((), dtype=mat.dtype, device=device)
         nonempty = hi >= lo

@@ -9,8 +9,7 @@ import numpy as np
 from .._array_api import namespace_and_device
 from .._checks import prepare_indices
 from .._stats import RecordsStats
-
-Array = Any
+from .._typing import Array
 
 #: The reduction types of PML's loss dicts.
 REDUCTION_TYPES = ("already_reduced", "element", "pos_pair", "neg_pair", "triplet")
@@ -179,4 +178,4 @@ def check_sizes(losses: Array, loss_indices: Any, reduction_type: str, xp: Any, 
 def _index(x: Any, xp: Any, device: Any, name: str) -> Array:
     if x is None:
         raise ValueError(f"{name} is required for this reduction type, got None")
-    return prepare_indices(x, xp, device, name)
+    return prepare_indices(x, xp=xp, device=device, name=name)

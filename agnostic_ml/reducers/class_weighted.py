@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import follow, index_dtype, namespace_and_device
+from .._typing import Array
 from .base import BaseReducer
-
-Array = Any
 
 
 class ClassWeightedReducer(BaseReducer):
@@ -55,10 +54,10 @@ class ClassWeightedReducer(BaseReducer):
         if labels is None:
             raise TypeError("ClassWeightedReducer needs labels, got None")
         xp, device = namespace_and_device(losses)
-        w = follow(self.weights, xp, device, name="weights", dtype=losses.dtype)
+        w = follow(self.weights, xp=xp, device=device, name="weights", dtype=losses.dtype)
         if w.ndim != 1:
             raise ValueError(f"weights must be 1-D (one weight per class), got shape {tuple(w.shape)}")
-        lab = follow(labels, xp, device, name="labels")
+        lab = follow(labels, xp=xp, device=device, name="labels")
         if lab.ndim != 1:
             raise ValueError(f"labels must be 1-D, got shape {tuple(lab.shape)}")
         if losses.shape[0] == 0:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from .._array_api import floating_work_dtype, namespace_and_device
+from .._typing import Array
+from .._validate import is_real
 from .base import BaseReducer
-
-Array = Any
 
 
 class DivisorReducer(BaseReducer):
@@ -41,9 +39,9 @@ class DivisorReducer(BaseReducer):
         self, losses: Array, loss_indices: Any, embeddings: Array, labels: Any, divisor: Any = 1, **kw: Any
     ) -> Array:
         xp, device = namespace_and_device(losses)
-        work = floating_work_dtype(losses.dtype, xp)
+        work = floating_work_dtype(losses.dtype, xp=xp)
         total = xp.sum(losses if losses.dtype == work else xp.astype(losses, work))
-        if isinstance(divisor, (int, float, np.integer, np.floating)) and not isinstance(divisor, bool):
+        if is_real(divisor):
             if divisor == 0:
                 return self.zero_loss(embeddings, losses)
             out = total / float(divisor)

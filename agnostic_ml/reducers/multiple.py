@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import namespace_and_device
+from .._typing import Array
 from .base import BaseReducer, zero_loss
 from .mean import MeanReducer
-
-Array = Any
 
 
 class MultipleReducers(BaseReducer):

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .._array_api import index_dtype, namespace_and_device, weighted_bincount
+from .._typing import Array
 from .base import BaseReducer
 from .mean import MeanReducer
-
-Array = Any
 
 
 def mean_over_present(sums: Array, counts: Array) -> Array:

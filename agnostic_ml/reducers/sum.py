@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import namespace_and_device
+from .._typing import Array
 from .base import BaseReducer
-
-Array = Any
 
 
 class SumReducer(BaseReducer):

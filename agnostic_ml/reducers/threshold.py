@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import index_dtype, namespace_and_device
+from .._typing import Array
+from .._validate import is_real
 from .base import BaseReducer
-
-Array = Any
 
 
 class ThresholdReducer(BaseReducer):
@@ -41,7 +41,7 @@ class ThresholdReducer(BaseReducer):
         if low is None and high is None:
             raise ValueError("ThresholdReducer needs at least one of low or high, got neither")
         for name, v in (("low", low), ("high", high)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            if v is not None and not is_real(v):
                 raise TypeError(f"{name} must be a number or None, got {v!r}")
         self.low = low
         self.high = high
