@@ -66,6 +66,10 @@ class LossCase:
         Relative tolerance of the PML comparison in float64.
     why : str
         Reason for any deliberate difference from PML.
+    extra : dict
+        Optional hooks: ``"core"`` builds the core object for the backend test;
+        ``"call"`` (``call(loss, x, y, tup, r, ry)``) replaces the kind's calling
+        convention (``loss_helpers.call``), for losses called in their own way.
     """
 
     name: str
