@@ -6,6 +6,7 @@ from typing import Any
 
 from .._array_api import namespace_and_device, no_grad
 from .._array_api_params import assign_values
+from ..distances.base import _lp_norm
 from ._classification import (
     check_feature_size,
     check_positive_int,
@@ -24,10 +25,13 @@ __all__ = ["P2SGradLoss", "p2sgrad_loss", "p2sgrad_renorm"]
 #: torch.renorm's constants as PML uses them: ``renorm(2, 1, 1e-5).mul(1e5)``.
 _MAXNORM = 1e-5
 _RENORM_EPS = 1e-7
+_RESCALE = 1e5
 
 
 def p2sgrad_renorm(weight: Array) -> Array:
     """PML's ``weight.renorm(2, 1, 1e-5).mul(1e5)``: columns to (almost exactly) unit L2 norm.
+
+    On torch the result is bitwise torch's (same norm, same float operations).
 
     A column with norm ``r > 1e-5`` becomes ``w * 1e-5 / (r + 1e-7) * 1e5`` (torch's
     ``renorm`` adds 1e-7); a column with a smaller norm is multiplied by ``1e5``.
@@ -37,9 +41,11 @@ def p2sgrad_renorm(weight: Array) -> Array:
     [[0.6], [0.8]]
     """
     xp, _ = namespace_and_device(weight)
-    norms = xp.sqrt(xp.sum(weight * weight, axis=0, keepdims=True))
-    factor = xp.where(norms > _MAXNORM, _MAXNORM / (norms + _RENORM_EPS), xp.ones_like(norms))
-    return weight * factor * (1.0 / _MAXNORM)
+    norms = _lp_norm(weight, 2, 0, xp, keepdims=True)
+    # A full_like numerator: torch computes ``scalar / x`` as ``reciprocal(x) * scalar``,
+    # which differs from renorm's kernel in the last bit.
+    factor = xp.where(norms > _MAXNORM, xp.full_like(norms, _MAXNORM) / (norms + _RENORM_EPS), xp.ones_like(norms))
+    return (weight * factor) * _RESCALE
 
 
 def p2sgrad_loss(embeddings: Array, weight: Array, labels: Array) -> Array:
