@@ -18,7 +18,7 @@ pml_regularizers = pytest.importorskip("pytorch_metric_learning.regularizers")
 
 from agnostic_ml_torch import distances, losses, reducers, regularizers  # noqa: E402
 
-from loss_catalogue import C, D, LossCase  # noqa: E402
+from loss_case import C, D, LossCase  # noqa: E402
 
 #: ManifoldLoss's number of proxies in the catalogue (its meta classes are ``arange(N) % K``).
 MANIFOLD_K = 4
@@ -76,6 +76,7 @@ LOSSES = [
         "subcenter_arcface",
         lambda: losses.SubCenterArcFaceLoss(num_classes=C, embedding_size=D),
         lambda: pml_losses.SubCenterArcFaceLoss(num_classes=C, embedding_size=D),
+        why="get_outliers(return_dominant_centers=False) returns the outliers alone (PML: the tuple, a precedence slip)",
     ),
     _classification(
         "subcenter_arcface_kwargs",
@@ -104,7 +105,12 @@ LOSSES = [
         lambda: losses.NormalizedSoftmaxLoss(C, D, temperature=0.3, distance=distances.LpDistance()),
         lambda: pml_losses.NormalizedSoftmaxLoss(C, D, temperature=0.3, distance=pml_distances.LpDistance()),
     ),
-    _classification("proxy_nca", lambda: losses.ProxyNCALoss(C, D), lambda: pml_losses.ProxyNCALoss(C, D)),
+    _classification(
+        "proxy_nca",
+        lambda: losses.ProxyNCALoss(C, D),
+        lambda: pml_losses.ProxyNCALoss(C, D),
+        why="PML drops samples whose softmax probability underflows to 0 (not reached here); ours keeps them (log-softmax)",
+    ),
     _classification(
         "proxy_nca_cos_scaled_zero_mean",
         lambda: losses.ProxyNCALoss(
@@ -156,7 +162,13 @@ LOSSES = [
             weight_reg_weight=0.2,
         ),
     ),
-    _classification("p2sgrad", lambda: losses.P2SGradLoss(D, C), lambda: pml_losses.P2SGradLoss(D, C), tuples=False),
+    _classification(
+        "p2sgrad",
+        lambda: losses.P2SGradLoss(D, C),
+        lambda: pml_losses.P2SGradLoss(D, C),
+        tuples=False,
+        why="PML casts weight to the embeddings' dtype in place (PML#309); ours keeps it float32",
+    ),
     LossCase(
         "manifold",
         lambda: losses.ManifoldLoss(l=D, K=MANIFOLD_K),
@@ -166,7 +178,7 @@ LOSSES = [
         tuples=False,
         ref=False,
         labels=False,
-        rtol=1e-6,
+        why="PML inverts in float32 for float64 inputs, ours in float64; lambdaC=inf: ours the context loss, PML inf/NaN",
         extra={"call": _manifold_call},
     ),
     LossCase(
@@ -178,7 +190,6 @@ LOSSES = [
         tuples=False,
         ref=False,
         labels=False,
-        rtol=1e-6,
         extra={"call": _manifold_call},
     ),
 ]
