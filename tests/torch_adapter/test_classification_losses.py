@@ -23,7 +23,7 @@ import agnostic_ml.losses as core_losses  # noqa: E402
 from agnostic_ml._array_api import to_numpy  # noqa: E402
 from agnostic_ml_torch import distances, losses, reducers  # noqa: E402
 
-from loss_catalogue import BY_NAME, C, D  # noqa: E402  (first: it imports the family catalogues)
+from loss_catalogue import BY_NAME, C, D  # noqa: E402
 from catalogue_classification import MANIFOLD_K  # noqa: E402
 from loss_helpers import assert_close, batch, build_pair, call, grads  # noqa: E402
 
