@@ -1,6 +1,6 @@
 """agnostic-ml: deep metric learning written once against the Python array API standard.
 
-The same distances, tuple utilities, reducers, miners and retrieval metrics run on NumPy,
+The same distances, tuple utilities, reducers, regularizers, miners and retrieval metrics run on NumPy,
 CuPy, torch (CPU or CUDA) and array-api-strict. This package never imports torch or cupy;
 the torch adapter lives in ``agnostic_ml_torch``.
 """
@@ -9,6 +9,6 @@ __version__ = "0.1.0"
 
 from . import distances
 from . import accuracy
-from . import reducers, tuples
+from . import reducers, regularizers, tuples
 
-__all__ = ["accuracy", "distances", "reducers", "tuples", "__version__"]
+__all__ = ["accuracy", "distances", "reducers", "regularizers", "tuples", "__version__"]

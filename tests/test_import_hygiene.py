@@ -8,6 +8,7 @@ MODULES = [
     "agnostic_ml.distances",
     "agnostic_ml.miners",
     "agnostic_ml.reducers",
+    "agnostic_ml.regularizers",
     "agnostic_ml.tuples",
     "agnostic_ml.accuracy",
     "agnostic_ml.testing",

@@ -5,7 +5,7 @@ tuple utilities, reducers and accuracy run on them unchanged. This package adds 
 torch has. Today it provides PML's module layout, so that switching from
 ``pytorch_metric_learning`` is an import change::
 
-    from agnostic_ml_torch import distances, miners, reducers
+    from agnostic_ml_torch import distances, miners, reducers, regularizers
 
 Losses as ``nn.Module`` shells, samplers, trainers, testers and the distributed wrappers
 come here next; they call the core math, never re-implement it.
@@ -21,6 +21,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "(on CPU-only machines, install a CPU build of torch first)"
     ) from exc
 
-from . import distances, losses, miners, reducers
+from . import distances, losses, miners, reducers, regularizers
 
-__all__ = ["distances", "losses", "miners", "reducers"]
+__all__ = ["distances", "losses", "miners", "reducers", "regularizers"]

@@ -26,7 +26,9 @@ Modules, by topic (in the style of array-api-extra's delegation modules):
 - ``_indexing``: ``nonzero``, ``nonzero_2d``, the gathers, ``repeat``;
 - ``_reductions``: ``weighted_bincount``;
 - ``_norms``: ``vector_norm`` and square roots with finite gradients at 0;
-- ``_products``: ``gram``, ``euclidean_matrix``, ``l2_rank_scores``, ``fill_self``.
+- ``_products``: ``gram``, ``euclidean_matrix``, ``l2_rank_scores``, ``fill_self``;
+- ``_linalg``: ``inv`` (the optional ``linalg`` extension, with a pure-standard fallback);
+- ``_params``: ``assign_values`` (a learnable array's values replaced outside autograd).
 
 ``at`` (array-api-extra's functional update) is re-exported here, so that no module
 outside the layer imports array-api-compat or array-api-extra.
@@ -51,10 +53,12 @@ from ._namespace import (
     requires_grad,
     same_device,
 )
+from ._linalg import inv
 from ._norms import safe_root, safe_sqrt, standard_vector_norm, vector_norm
+from ._params import assign_values
 from ._products import euclidean_matrix, fill_self, gram, l2_rank_scores
 from ._reductions import weighted_bincount
-from ._sorting import kth_smallest, sort_values, topk
+from ._sorting import kth_smallest, searchsorted, sort_values, topk
 
 __all__ = [
     # namespace, device, dtypes, capabilities
@@ -82,12 +86,16 @@ __all__ = [
     "topk",
     "kth_smallest",
     "sort_values",
+    "searchsorted",
     # indexing
     "nonzero",
     "nonzero_2d",
     "compress",
     "take_rows",
     "take_nonneg",
+    # linear algebra, learnable arrays
+    "inv",
+    "assign_values",
     "repeat",
     # reductions
     "weighted_bincount",

@@ -166,3 +166,17 @@ def sort_values(x: Array, *, axis: int = -1, xp: Namespace) -> Array:
 
         return torch.from_numpy(np.sort(x.numpy(), axis=axis))
     return xp.sort(x, axis=axis, stable=False)
+
+
+def searchsorted(x1: Array, x2: Array, *, side: str = "left", xp: Namespace) -> Array:
+    """Insertion indices of ``x2`` into ``x1``, sorted along the last axis; batched over leading axes.
+
+    The standard's ``searchsorted`` needs a 1-D ``x1``. Fast path: ``torch.searchsorted``,
+    which is batched natively. Generic: ``array_api_extra.searchsorted`` (batched by a loop
+    over the leading axes where the backend's own function is 1-D).
+    """
+    if is_torch(xp):
+        import torch
+
+        return torch.searchsorted(x1.contiguous(), x2.contiguous(), side=side)
+    return xpx.searchsorted(x1, x2, side=side, xp=xp)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import array_api_extra as xpx
-
-from .._array_api import follow, index_dtype, namespace_and_device, no_grad, nonzero, same_device, to_numpy
+from .._array_api import at, follow, index_dtype, namespace_and_device, no_grad, nonzero, same_device, to_numpy
 from .._checks import prepare_indices, prepare_labels
 from .._stats import RecordsStats
 from ..tuples import convert_to_pairs, convert_to_triplets, get_all_pairs_indices, remove_self_comparisons
@@ -138,11 +136,11 @@ class CrossBatchMemory(BaseLossWrapper, RecordsStats):
         lab = labels if labels.dtype == lab_mem.dtype else xp.astype(labels, lab_mem.dtype)
         with no_grad(xp):
             if first > 0:
-                emb_mem = xpx.at(emb_mem)[q : q + first, ...].set(embeddings[:first, ...], copy=True)
-                lab_mem = xpx.at(lab_mem)[q : q + first].set(lab[:first], copy=True)
+                emb_mem = at(emb_mem)[q : q + first, ...].set(embeddings[:first, ...], copy=True)
+                lab_mem = at(lab_mem)[q : q + first].set(lab[:first], copy=True)
             if batch_size > first:
-                emb_mem = xpx.at(emb_mem)[: batch_size - first, ...].set(embeddings[first:, ...], copy=True)
-                lab_mem = xpx.at(lab_mem)[: batch_size - first].set(lab[first:], copy=True)
+                emb_mem = at(emb_mem)[: batch_size - first, ...].set(embeddings[first:, ...], copy=True)
+                lab_mem = at(lab_mem)[: batch_size - first].set(lab[first:], copy=True)
         self.set_state("embedding_memory", emb_mem)
         self.set_state("label_memory", lab_mem)
         prev = self.queue_idx

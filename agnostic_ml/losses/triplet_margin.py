@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import array_api_extra as xpx
-
-from .._array_api import index_dtype, namespace_and_device, to_numpy
+from .._array_api import index_dtype, namespace_and_device, searchsorted, to_numpy
 from ..distances import BaseDistance
 from .._random import as_generator
 from ..reducers import AvgNonZeroReducer, BaseReducer, MeanReducer, MultipleReducers, SumReducer, ThresholdReducer
@@ -76,11 +74,11 @@ def all_triplets_margin_reduction(
     ws0 = xp.where(cols[None, :] < n_neg[:, None], ws, zero)
     cs = xp.cumulative_sum(ws0, axis=1, include_initial=True)
     t_lo = 0.0 if low is None else max(float(low), 0.0)
-    k_sum = xpx.searchsorted(ws, u - t_lo, side="left", xp=xp)
+    k_sum = searchsorted(ws, u - t_lo, side="left", xp=xp)
     if high is None:
         k_hi = xp.zeros_like(k_sum)
     else:
-        k_hi = xp.minimum(xpx.searchsorted(ws, u - high, side="right", xp=xp), k_sum)
+        k_hi = xp.minimum(searchsorted(ws, u - high, side="right", xp=xp), k_sum)
     k_sum, k_hi = xp.astype(k_sum, idt), xp.astype(k_hi, idt)
     if low is None or low < 0:
         k_cnt = xp.broadcast_to(n_neg[:, None], k_sum.shape)

@@ -9,7 +9,7 @@ pml_miners = pytest.importorskip("pytorch_metric_learning.miners")
 
 from agnostic_ml_torch import losses, miners  # noqa: E402
 
-from loss_catalogue import D, LossCase  # noqa: E402
+from loss_case import D, LossCase  # noqa: E402
 
 LOSSES = [
     LossCase(

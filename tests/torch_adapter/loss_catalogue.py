@@ -2,7 +2,7 @@
 
 Adding a loss (or a configuration worth testing) means adding one :class:`LossCase` to
 ``LOSSES`` here or to the ``LOSSES`` list of a family file ``catalogue_<family>.py`` in this
-folder (collected automatically), plus the loss's own specific tests. The generic tests read the flags:
+folder (collected automatically; it imports ``LossCase`` and the sizes from ``loss_case``), plus the loss's own specific tests. The generic tests read the flags:
 
 - ``tests/torch_adapter/test_losses_vs_pml.py``: value and gradients equal PML's (float64),
   with no miner, with a pair miner, with a triplet miner and with a separate reference set,
@@ -19,7 +19,6 @@ configuration (None when PML has no equivalent); learnable losses are built unde
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pytest
@@ -31,63 +30,7 @@ pml_reducers = pytest.importorskip("pytorch_metric_learning.reducers")
 
 from agnostic_ml_torch import distances, losses, reducers  # noqa: E402
 
-#: Sizes of the differential batches (embedding size of learnable losses: ``D``).
-N, M, D, C = 24, 20, 8, 4
-
-
-@dataclass(frozen=True, eq=False)
-class LossCase:
-    """One loss configuration of the catalogue.
-
-    Attributes
-    ----------
-    name : str
-        Test id.
-    ours : callable
-        Builds our loss (an ``agnostic_ml_torch.losses`` module).
-    pml : callable or None
-        Builds PML's loss with the same configuration.
-    kind : str
-        ``"pair"``, ``"triplet"``, ``"classification"`` (learnable class weights/proxies),
-        ``"label"`` (needs labels, no tuples), ``"self_supervised"`` (embeddings + ref_emb,
-        no labels) or ``"wrapper"``.
-    learnable : bool
-        Has ``nn.Parameter`` s (state_dict migration is tested).
-    tuples : bool
-        Accepts an ``indices_tuple`` from a miner (pairs and triplets).
-    ref : bool
-        Accepts a separate ``ref_emb`` / ``ref_labels``.
-    pml_ref : bool
-        PML computes the ``ref_emb`` case correctly (False: PML fails there; ours is checked
-        by the contract tests only, and ``why`` says why).
-    labels : bool
-        Needs labels.
-    rtol : float
-        Relative tolerance of the PML comparison in float64.
-    gradcheck : bool
-        ``torch.autograd.gradcheck`` applies (False for losses whose value depends on
-        detached copies of the input, such as a memory queue; ``why`` says so).
-    empty_tuple_is_zero : bool
-        An empty ``indices_tuple`` means "nothing to compute" (False where a given tuple is
-        added to the loss's own mining, as in CrossBatchMemory).
-    why : str
-        Reason for any deliberate difference from PML.
-    """
-
-    name: str
-    ours: Callable[[], Any]
-    pml: Callable[[], Any] | None
-    kind: str
-    learnable: bool = False
-    tuples: bool = True
-    ref: bool = True
-    pml_ref: bool = True
-    labels: bool = True
-    rtol: float = 1e-6
-    gradcheck: bool = True
-    empty_tuple_is_zero: bool = True
-    why: str = ""
-    extra: dict = field(default_factory=dict)
+from loss_case import C, D, M, N, LossCase  # noqa: E402,F401  (re-exported)
 
 
 LOSSES: list[LossCase] = [
@@ -156,3 +99,19 @@ def all_losses() -> list[LossCase]:
 def cases(*, where: Callable[[LossCase], bool] = lambda c: True) -> list[Any]:
     """``pytest.param`` s of the catalogue entries that satisfy ``where``, with their names as ids."""
     return [pytest.param(c, id=c.name) for c in all_losses() if where(c)]
+
+
+class _ByName:
+    """``BY_NAME[name]``: a catalogue entry by name (the catalogue is collected on first use)."""
+
+    def __getitem__(self, name: str) -> LossCase:
+        for c in all_losses():
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def __contains__(self, name: str) -> bool:
+        return any(c.name == name for c in all_losses())
+
+
+BY_NAME = _ByName()

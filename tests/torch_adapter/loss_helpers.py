@@ -32,7 +32,9 @@ def mined(setting: str, x: Any, y: Any, r: Any = None, ry: Any = None) -> tuple[
 
 
 def call(case: LossCase, loss: Any, x: Any, y: Any, tup: Any = None, r: Any = None, ry: Any = None) -> Any:
-    """Call a loss the way its kind is called."""
+    """Call a loss the way its kind is called (or as the case's ``extra["call"]`` says)."""
+    if "call" in case.extra:
+        return case.extra["call"](loss, x, y, tup, r, ry)
     if case.kind == "self_supervised":
         return loss(x, ref_emb=x * 0.5 + 0.1 if r is None else r)
     if r is not None:
