@@ -6,6 +6,7 @@ triplets ``(a, p, n)`` (see :class:`BaseMiner`).
 """
 
 from .base import BaseMiner
+from .legacy import BasePostGradientMiner, BasePreGradientMiner, MaximumLossMiner
 
 # PML's miners
 from .angular import AngularMiner
@@ -30,6 +31,9 @@ from .triplet_miner_with_memory import TripletMinerWithMemory
 
 __all__ = [
     "BaseMiner",
+    "BasePostGradientMiner",
+    "BasePreGradientMiner",
+    "MaximumLossMiner",
     "AngularMiner",
     "BatchEasyHardMiner",
     "BatchHardMiner",

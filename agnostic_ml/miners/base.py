@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .._array_api import index_dtype, namespace_and_device, no_grad
@@ -44,7 +45,36 @@ class BaseMiner(RecordsStats):
     #: True for miners whose reference set is built internally: they refuse ``ref_emb`` / ``ref_labels``.
     builds_own_reference: bool = False
 
-    def __init__(self, collect_stats: bool = False, distance: BaseDistance | None = None) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # PML 0.9's miner arguments (normalize_embeddings, use_similarity, squared_distances)
+        # are mapped onto distance= before a subclass's __init__ sees them (miners/legacy.py).
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_maps_legacy", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self: Any, *args: Any, **kw: Any) -> None:
+            from .legacy import LEGACY_LEADING_BOOLS, LEGACY_MINER_ARGS, LEGACY_POSITIONAL, apply_legacy
+
+            owner = init.__qualname__.split(".")[0]
+            if any(k in kw for k in LEGACY_MINER_ARGS) or owner in LEGACY_POSITIONAL or owner in LEGACY_LEADING_BOOLS:
+                args, kw = apply_legacy(type(self), init, args, kw)
+            init(self, *args, **kw)
+
+        __init__._maps_legacy = True  # type: ignore[attr-defined]
+        cls.__init__ = __init__  # type: ignore[method-assign]
+
+    def __init__(self, collect_stats: bool = False, distance: BaseDistance | None = None, **legacy: Any) -> None:
+        if legacy:
+            from .legacy import apply_legacy
+
+            _, kw = apply_legacy(BaseMiner, BaseMiner.__init__, (), {**legacy, "distance": distance})
+            if kw:
+                unknown = sorted(set(kw) - {"distance"})
+                if unknown:
+                    raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {unknown}")
+                distance = kw.get("distance")
         super().__init__()
         if distance is not None and not isinstance(distance, BaseDistance):
             raise TypeError(f"distance must be an agnostic_ml distance, got {type(distance).__name__}")
