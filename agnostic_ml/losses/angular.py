@@ -51,7 +51,7 @@ def angular_losses(anchors: Array, refs: Array, a: Array, p: Array, neg_mask: Ar
     yy = xy if same else xp.matmul(y, xp.matrix_transpose(y))
     u = c1 * xy
     v = c1 * yy
-    tiny_log = -math.log(float(xp.finfo(u.dtype).tiny))
+    tiny_log = -math.log(float(xp.finfo(u.dtype).smallest_normal))
     has_neg = xp.take(xp.any(neg_mask, axis=1), a)
     if 4.0 * c1 < 0.9 * tiny_log:
         low = xp.asarray(float(xp.finfo(u.dtype).min), dtype=u.dtype, device=device)
@@ -59,7 +59,8 @@ def angular_losses(anchors: Array, refs: Array, a: Array, p: Array, neg_mask: Ar
             mu = xp.max(xp.where(neg_mask, u, low), axis=1, keepdims=True)
             mu = xp.where(xp.any(neg_mask, axis=1, keepdims=True), mu, xp.zeros_like(mu))
             mv = xp.max(v, axis=1, keepdims=True)
-        left = xp.where(neg_mask, xp.exp(u - mu), xp.zeros_like(u))
+        # Left-out entries never reach exp (no overflow, no NaN gradient through the where).
+        left = xp.where(neg_mask, xp.exp(xp.where(neg_mask, u - mu, xp.zeros_like(u))), xp.zeros_like(u))
         s = xp.matmul(left, xp.matrix_transpose(xp.exp(v - mv)))
         s_k = gather_pairs(s, a, p)
         lse = xp.take(xp.reshape(mu, (-1,)), a) + xp.take(xp.reshape(mv, (-1,)), p)

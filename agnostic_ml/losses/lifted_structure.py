@@ -7,8 +7,9 @@ from typing import Any
 from .._array_api import index_dtype, namespace_and_device
 from ..distances import BaseDistance
 from ..tuples import logsumexp
-from ._grouped import combine_logsumexp, grouped_logsumexp
-from ._math import relu
+from ._grouped import anchor_negatives_logsumexp, combine_logsumexp
+from ._math import gather_pairs, relu
+from ._pml_hooks import overrides
 from ._precision import at_least_float32
 from .generic_pair import GenericPairLoss
 
@@ -17,11 +18,13 @@ Array = Any
 
 def lifted_structure_losses(
     pos_pairs: Array,
-    neg_pairs: Array,
     indices_tuple: tuple[Array, ...],
     pos_margin: float,
     neg_margin: float,
     distance: BaseDistance,
+    *,
+    neg_pairs: Array | None = None,
+    mat: Array | None = None,
 ) -> Array:
     """Per positive pair ``k = (a, p)``: ``relu(LSE_k + margin(d_k, pos_margin))**2 / 2``.
 
@@ -30,25 +33,28 @@ def lifted_structure_losses(
     ``margin(x, y)`` is ``x - y`` for distances and ``y - x`` for similarities, so for a
     distance ``L = relu(log(sum_j exp(neg_margin - d_j)) + d_ap - pos_margin)**2 / 2``. The
     halving is PML's: each positive pair is usually listed in both directions. Negative
-    pairs listed twice count twice (as in PML).
+    pairs listed twice count twice (as in PML). ``pos_pairs`` are the values of ``(a1, p)``;
+    the negatives' values come as ``mat`` (O(N*M)) or ``neg_pairs`` (O(N2)), see
+    :func:`~agnostic_ml.losses._grouped.anchor_negatives_logsumexp`.
 
     As in PML, "first index is ``p``" compares indices: with a separate reference set ``p``
     indexes ``ref_emb`` and ``a2_j`` the batch, so it matches the batch row with ``p``'s number.
 
-    Memory O(P + N2): the log-sum-exps are taken once per anchor (PML builds P x N2).
-
     >>> import numpy as np
     >>> from agnostic_ml.distances import LpDistance
     >>> tup = (np.array([0]), np.array([1]), np.array([0, 1]), np.array([2, 2]))
-    >>> lifted_structure_losses(np.array([0.5]), np.array([1.0, 1.0]), tup, 0.0, 1.0, LpDistance()).round(4).tolist()
+    >>> lifted_structure_losses(np.array([0.5]), tup, 0.0, 1.0, LpDistance(), neg_pairs=np.array([1.0, 1.0])).round(4).tolist()
     [0.7118]
     """
-    xp, _ = namespace_and_device(pos_pairs, neg_pairs)
-    a1, p, a2, _ = indices_tuple
+    xp, _ = namespace_and_device(pos_pairs)
+    a1, p, _, _ = indices_tuple
     rem_pos = distance.margin(at_least_float32(pos_pairs), pos_margin)
-    rem_neg = distance.margin(neg_margin, at_least_float32(neg_pairs))
-    r_a, f_a = grouped_logsumexp(rem_neg, a2, a1)
-    r_p, f_p = grouped_logsumexp(rem_neg, a2, p)
+
+    def rem_neg(v: Array) -> Array:
+        return distance.margin(neg_margin, at_least_float32(v))
+
+    r_a, f_a = anchor_negatives_logsumexp(rem_neg, indices_tuple, a1, neg_pairs=neg_pairs, mat=mat)
+    r_p, f_p = anchor_negatives_logsumexp(rem_neg, indices_tuple, p, neg_pairs=neg_pairs, mat=mat)
     # ``a2 == a1 or a2 == p``: a self pair (a1 == p) must not count its negatives twice.
     f_p = xp.logical_and(f_p, p != a1)
     lse = combine_logsumexp(r_a, f_a, r_p, f_p)
@@ -62,9 +68,11 @@ class LiftedStructureLoss(GenericPairLoss):
     :func:`lifted_structure_losses`. Default distance ``LpDistance()``, reducer
     :class:`MeanReducer` (reduction ``"pos_pair"``).
 
-    **Memory**: O(N*M) for the distance matrix plus O(P + N2): each anchor's negative pairs
-    are reduced once (PML builds a P x N2 matrix, 1.9e11 entries at batch 1200 with 10
-    classes). A negative pair mined twice counts twice, as in PML.
+    **Memory**: O(N*M): each anchor's negative pairs are reduced once on the N x M matrix
+    (PML builds a P x N2 matrix, 1.9e11 entries at batch 1200 with 10 classes). A negative
+    pair mined twice counts twice, as in PML. PML's hook
+    ``_compute_loss(pos_pairs, neg_pairs, indices_tuple)`` is kept (a subclass that
+    overrides it is called as PML calls it; it works from the pair values, O(P + N2)).
 
     Examples
     --------
@@ -80,11 +88,21 @@ class LiftedStructureLoss(GenericPairLoss):
         self.neg_margin = neg_margin
         self.pos_margin = pos_margin
 
+    def pair_based_loss(self, mat: Array, indices_tuple: tuple[Array, ...]) -> dict:
+        if overrides(self, LiftedStructureLoss, "_compute_loss"):
+            return super().pair_based_loss(mat, indices_tuple)
+        return self._losses(gather_pairs(mat, indices_tuple[0], indices_tuple[1]), indices_tuple, mat=mat)
+
     def _compute_loss(self, pos_pairs: Array, neg_pairs: Array, indices_tuple: tuple[Array, ...]) -> dict:
+        return self._losses(pos_pairs, indices_tuple, neg_pairs=neg_pairs)
+
+    def _losses(self, pos_pairs: Array, indices_tuple: tuple[Array, ...], **negatives: Any) -> dict:
         a1, p, a2, _ = indices_tuple
         if a1.shape[0] == 0 or a2.shape[0] == 0:
             return self.zero_losses()
-        losses = lifted_structure_losses(pos_pairs, neg_pairs, indices_tuple, self.pos_margin, self.neg_margin, self.distance)
+        losses = lifted_structure_losses(
+            pos_pairs, indices_tuple, self.pos_margin, self.neg_margin, self.distance, **negatives
+        )
         return {"loss": {"losses": losses, "indices": (a1, p), "reduction_type": "pos_pair"}}
 
 

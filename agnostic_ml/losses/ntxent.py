@@ -6,7 +6,9 @@ from typing import Any
 
 from .._array_api import namespace_and_device
 from ..distances import BaseDistance, CosineSimilarity
-from ._grouped import grouped_logsumexp
+from ._grouped import anchor_negatives_logsumexp
+from ._math import gather_pairs
+from ._pml_hooks import overrides
 from ._precision import at_least_float32
 from .generic_pair import GenericPairLoss
 
@@ -14,28 +16,36 @@ Array = Any
 
 
 def ntxent_losses(
-    pos_pairs: Array, neg_pairs: Array, indices_tuple: tuple[Array, ...], temperature: float, *, is_inverted: bool
+    pos_pairs: Array,
+    indices_tuple: tuple[Array, ...],
+    temperature: float,
+    *,
+    is_inverted: bool,
+    neg_pairs: Array | None = None,
+    mat: Array | None = None,
 ) -> Array:
     """Per positive pair ``k = (a, p)``: ``-log(e^{x_k} / (e^{x_k} + sum_{j: a2_j = a} e^{x_j}))``.
 
     ``x = s / temperature`` for similarities, ``-d / temperature`` for distances;
-    ``pos_pairs``/``neg_pairs`` are the matrix values of the pairs ``(a1, p)`` / ``(a2, n)`` of
-    ``indices_tuple = (a1, p, a2, n)``. A negative pair listed twice counts twice. A pair
-    whose anchor has no negative pair gives 0 (as in PML). Computed as
-    ``logaddexp(x_k, R_a) - x_k`` with ``R_a`` the log-sum-exp of anchor ``a``'s negatives:
-    O(P + N2) memory (PML builds a P x N2 matrix) and no overflow for any temperature.
+    ``pos_pairs`` are the values of the pairs ``(a1, p)`` of ``indices_tuple = (a1, p, a2, n)``,
+    and the negatives' values come as ``mat`` (the matrix the pairs index, O(N*M)) or as
+    ``neg_pairs`` (the values of ``(a2, n)`` in tuple order, O(N2)); see
+    :func:`~agnostic_ml.losses._grouped.anchor_negatives_logsumexp`. A negative pair listed
+    twice counts twice. A pair whose anchor has no negative pair gives 0 (as in PML).
+    Computed as ``logaddexp(x_k, R_a) - x_k`` with ``R_a`` the log-sum-exp of anchor ``a``'s
+    negatives: no (P x N2) matrix (PML builds one) and no overflow for any temperature.
 
     >>> import numpy as np
     >>> tup = (np.array([0]), np.array([1]), np.array([0, 0]), np.array([2, 3]))
-    >>> ntxent_losses(np.array([0.9]), np.array([0.1, 0.1]), tup, 1.0, is_inverted=True).round(4).tolist()
+    >>> ntxent_losses(np.array([0.9]), tup, 1.0, is_inverted=True, neg_pairs=np.array([0.1, 0.1])).round(4).tolist()
     [0.6411]
     """
-    xp, _ = namespace_and_device(pos_pairs, neg_pairs)
-    a1, _, a2, _ = indices_tuple
-    sign = 1.0 if is_inverted else -1.0
-    x_pos = at_least_float32(pos_pairs) * (sign / temperature)
-    x_neg = at_least_float32(neg_pairs) * (sign / temperature)
-    r, found = grouped_logsumexp(x_neg, a2, a1)
+    xp, _ = namespace_and_device(pos_pairs)
+    scale = (1.0 if is_inverted else -1.0) / temperature
+    x_pos = at_least_float32(pos_pairs) * scale
+    r, found = anchor_negatives_logsumexp(
+        lambda v: at_least_float32(v) * scale, indices_tuple, indices_tuple[0], neg_pairs=neg_pairs, mat=mat
+    )
     lse = xp.where(found, xp.logaddexp(x_pos, r), x_pos)
     return lse - x_pos
 
@@ -49,19 +59,19 @@ class NTXentLoss(GenericPairLoss):
     anchor (:func:`ntxent_losses`). Default distance :class:`CosineSimilarity`, reducer
     :class:`MeanReducer` (reduction ``"pos_pair"``).
 
-    **Memory**: O(N*M) for the distance matrix plus O(P + N2) for the pairs. PML compares
-    every positive pair with every negative pair, a P x N2 matrix (1.9e11 entries at batch
-    1200 with 10 classes); here each anchor's negatives are reduced once
-    (:func:`agnostic_ml.losses._grouped.grouped_logsumexp`), with a pair mined twice
-    counted twice, as PML counts it.
+    **Memory**: O(N*M). PML compares every positive pair with every negative pair, a
+    P x N2 matrix (1.9e11 entries, 740 GB in float32, at batch 1200 with 10 classes);
+    here each anchor's negatives are reduced once on the N x M matrix, with the pairs'
+    multiplicities as counts (a pair mined twice counts twice, as PML counts it).
+
+    PML's hook ``_compute_loss(pos_pairs, neg_pairs, indices_tuple)`` is kept: a subclass
+    that overrides it is called exactly as PML calls it (and ``super()._compute_loss`` works,
+    in O(P + N2) memory from the pair values alone).
 
     Difference from PML: PML computes ``-log(softmax + finfo.tiny)``, which saturates at
     ``-log(tiny)`` (87 in float32) with a zero gradient once the softmax underflows; here
     the log-softmax is exact (``logaddexp(x_ap, R_a) - x_ap``). The two agree to rounding
     whenever the softmax is above ~1e-30.
-
-    PML's hook ``_compute_loss(pos_pairs, neg_pairs, indices_tuple)`` is kept (a subclass can
-    transform the pair values and call ``super()._compute_loss``).
 
     Examples
     --------
@@ -79,9 +89,19 @@ class NTXentLoss(GenericPairLoss):
     def get_default_distance(self) -> BaseDistance:
         return CosineSimilarity()
 
+    def pair_based_loss(self, mat: Array, indices_tuple: tuple[Array, ...]) -> dict:
+        if overrides(self, NTXentLoss, "_compute_loss"):
+            return super().pair_based_loss(mat, indices_tuple)
+        return self._losses(gather_pairs(mat, indices_tuple[0], indices_tuple[1]), indices_tuple, mat=mat)
+
     def _compute_loss(self, pos_pairs: Array, neg_pairs: Array, indices_tuple: tuple[Array, ...]) -> dict:
+        return self._losses(pos_pairs, indices_tuple, neg_pairs=neg_pairs)
+
+    def _losses(self, pos_pairs: Array, indices_tuple: tuple[Array, ...], **negatives: Any) -> dict:
         a1, p, a2, _ = indices_tuple
         if a1.shape[0] == 0 or a2.shape[0] == 0:
             return self.zero_losses()
-        losses = ntxent_losses(pos_pairs, neg_pairs, indices_tuple, self.temperature, is_inverted=self.distance.is_inverted)
+        losses = ntxent_losses(
+            pos_pairs, indices_tuple, self.temperature, is_inverted=self.distance.is_inverted, **negatives
+        )
         return {"loss": {"losses": losses, "indices": (a1, p), "reduction_type": "pos_pair"}}

@@ -33,7 +33,7 @@ def supcon_losses(mat: Array, pos_mask: Array, neg_mask: Array, temperature: flo
     pos = xp.astype(pos_mask, x.dtype)
     keep = xp.logical_or(pos_mask != 0, neg_mask != 0)
     log_prob = x - logsumexp(x, keep_mask=keep, add_one=False, dim=1)
-    tiny = float(xp.finfo(x.dtype).tiny)
+    tiny = float(xp.finfo(x.dtype).smallest_normal)
     return -xp.sum(pos * log_prob, axis=1) / (xp.sum(pos, axis=1) + tiny)
 
 
