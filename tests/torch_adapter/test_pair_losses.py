@@ -269,6 +269,7 @@ def test_angular_needs_labels_and_ref_labels():
 # --------------------------------------------------------------------------------------
 def test_angular_negatives_normalised_unlike_pml():
     x, y = _batch(4, n=12)
+    x = x.detach()
     ours, theirs = losses.AngularLoss().double(), pml_losses.AngularLoss().double()
     scaled = x.detach() * torch.linspace(0.5, 3.0, 12, dtype=torch.float64)[:, None]
     assert float(ours(scaled, y)) == pytest.approx(float(ours(x, y)), rel=1e-12)  # scale-invariant
