@@ -7,12 +7,15 @@ as a function of distances, indices and parameters. The ``nn.Module`` versions (
 ``nn.Parameter`` weights) are in ``agnostic_ml_torch.losses``.
 """
 
+from .angular import AngularLoss, angular_losses
 from .arcface import ArcFaceLoss, SubCenterArcFaceLoss, arcface_target, subcenter_outliers
 from .base import BaseMetricLossFunction, EmbeddingRegularizerMixin, WeightMixin, WeightRegularizerMixin
+from .circle import CircleLoss, circle_losses
 from .contrastive import ContrastiveLoss, contrastive_neg_loss, contrastive_pos_loss
 from .cosface import CosFaceLoss, cosface_target
 from .cross_batch_memory import CrossBatchMemory
 from .generic_pair import GenericPairLoss
+from .intra_pair_variance import IntraPairVarianceLoss, intra_pair_variance_losses
 from .large_margin_softmax import (
     LargeMarginSoftmaxLoss,
     SphereFaceLoss,
@@ -20,51 +23,79 @@ from .large_margin_softmax import (
     margin_logits,
     multiple_angle_cos,
 )
+from .lifted_structure import (
+    GeneralizedLiftedStructureLoss,
+    LiftedStructureLoss,
+    generalized_lifted_structure_losses,
+    lifted_structure_losses,
+)
 from .manifold import ManifoldLoss, manifold_losses, manifold_similarity
+from .multi_similarity import MultiSimilarityLoss, multi_similarity_losses
 from .normalized_softmax import NormalizedSoftmaxLoss, normalized_softmax_logits
+from .ntxent import NTXentLoss, ntxent_losses
 from .p2sgrad import P2SGradLoss, p2sgrad_loss, p2sgrad_renorm
 from .proxy_anchor import ProxyAnchorLoss, proxy_anchor_terms
 from .proxy_nca import ProxyNCALoss, proxy_nca_losses
+from .snr_contrastive import SignalToNoiseRatioContrastiveLoss
 from .soft_triple import SoftTripleLoss, soft_triple_class_similarity, soft_triple_losses
+from .supcon import SupConLoss, supcon_losses
 from .triplet_margin import TripletMarginLoss, all_triplets_margin_reduction, triplet_margin_losses
+from .tuplet_margin import TupletMarginLoss, tuplet_margin_losses
 from .vicreg import VICRegLoss, vicreg_terms
 from .wrappers import BaseLossWrapper, MultipleLosses, SelfSupervisedLoss
 
 __all__ = [
+    "AngularLoss",
     "ArcFaceLoss",
     "BaseLossWrapper",
     "BaseMetricLossFunction",
+    "CircleLoss",
     "ContrastiveLoss",
     "CosFaceLoss",
     "CrossBatchMemory",
     "EmbeddingRegularizerMixin",
+    "GeneralizedLiftedStructureLoss",
     "GenericPairLoss",
+    "IntraPairVarianceLoss",
     "LargeMarginSoftmaxLoss",
+    "LiftedStructureLoss",
     "ManifoldLoss",
+    "MultiSimilarityLoss",
     "MultipleLosses",
+    "NTXentLoss",
     "NormalizedSoftmaxLoss",
     "P2SGradLoss",
     "ProxyAnchorLoss",
     "ProxyNCALoss",
     "SelfSupervisedLoss",
+    "SignalToNoiseRatioContrastiveLoss",
     "SoftTripleLoss",
     "SphereFaceLoss",
     "SubCenterArcFaceLoss",
+    "SupConLoss",
     "TripletMarginLoss",
+    "TupletMarginLoss",
     "VICRegLoss",
     "WeightMixin",
     "WeightRegularizerMixin",
     "all_triplets_margin_reduction",
+    "angular_losses",
     "arcface_target",
+    "circle_losses",
     "contrastive_neg_loss",
     "contrastive_pos_loss",
     "cosface_target",
+    "generalized_lifted_structure_losses",
+    "intra_pair_variance_losses",
     "large_margin_target",
+    "lifted_structure_losses",
     "manifold_losses",
     "manifold_similarity",
     "margin_logits",
+    "multi_similarity_losses",
     "multiple_angle_cos",
     "normalized_softmax_logits",
+    "ntxent_losses",
     "p2sgrad_loss",
     "p2sgrad_renorm",
     "proxy_anchor_terms",
@@ -72,6 +103,8 @@ __all__ = [
     "soft_triple_class_similarity",
     "soft_triple_losses",
     "subcenter_outliers",
+    "supcon_losses",
     "triplet_margin_losses",
+    "tuplet_margin_losses",
     "vicreg_terms",
 ]
