@@ -186,3 +186,19 @@ def test_tuples_to_weights_weights_equal_pml():
         torch.testing.assert_close(ours.weights, pml.weights)
         assert len(drawn_o) == len(drawn_p) == len(ours) == len(pml) == 40
         assert all(float(ours.weights[i]) > 0 for i in drawn_o)
+
+
+def test_cover_all_mixes_classes_as_pml_does():
+    # equal class sizes: cover_all's batches should pair classes as uniformly as PML's draws
+    labels = np.repeat(np.arange(12), 12)
+    m, batch_size = 2, 6
+    ours = samplers.MPerClassSampler(labels, m, batch_size, cover_all=True, seed=4)
+    flat = [i for _ in range(100) for i in ours]
+    n = len(flat) // batch_size
+    np.random.seed(4)
+    theirs = list(pml_samplers.MPerClassSampler(labels, m, batch_size, n * batch_size))
+    so, st = _batch_stats(flat, m, batch_size, labels), _batch_stats(theirs, m, batch_size, labels)
+    assert so["n"] == st["n"] == n == 2400
+    assert so["structure"] == st["structure"] == {(2, 2, 2): n}
+    np.testing.assert_allclose(so["chosen"], 3 / 12)  # exactly: every class fills its 6 chunks per epoch
+    assert_same_rates(so["pairs"], st["pairs"], n, "two classes in one batch")

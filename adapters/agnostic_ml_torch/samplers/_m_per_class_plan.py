@@ -88,25 +88,56 @@ def _schedule(rng: np.random.Generator, counts: np.ndarray, k: int, num_batches:
     """``(num_batches, k)`` classes, class ``c`` in exactly ``counts[c]`` batches, never twice in one.
 
     Needs ``counts.sum() == k * num_batches`` and ``counts <= num_batches``. Batch by batch,
-    the classes that must appear in every remaining batch are taken, and the rest of the
-    batch is drawn without replacement with probability proportional to the remaining
-    count, which keeps both conditions true for the batches left (so it never fails).
+    the classes that must appear in every remaining batch (*critical*: as many chunks left
+    as batches) are taken, and the rest of the batch is drawn without replacement with
+    probability proportional to each free class's remaining chunks. Both conditions then
+    hold for the batches left, so it never fails.
+
+    The weighted draws are a lazy Fisher-Yates shuffle of a deck with one card per chunk: a
+    card is drawn uniformly from the undealt ones and dealt if its class is free (else it
+    stays undealt); a critical class's card is removed the next time one comes up. A draw
+    is accepted with probability at least ``1 / k``, so the whole epoch is
+    ``O(k * num_batches * k)`` steps, independent of the number of classes.
     """
-    remaining = counts.astype(np.int64).copy()
+    c = counts.shape[0]
+    deck = np.repeat(np.arange(c, dtype=np.int64), counts).tolist()
+    total = len(deck)
+    remaining = counts.astype(np.int64).tolist()
+    owed = [0] * c  # cards of a critical class still in the deck though already dealt
+    by_count: dict[int, set[int]] = {}
+    for cls, r in enumerate(remaining):
+        if r:
+            by_count.setdefault(r, set()).add(cls)
     out = np.empty((num_batches, k), dtype=np.int64)
+    pos = 0
+    buf, bi = rng.random(4 * total + 64), 0
     for b in range(num_batches):
-        left = num_batches - b
-        critical = np.flatnonzero(remaining == left)
-        need = k - critical.shape[0]
-        free = np.flatnonzero((remaining > 0) & (remaining < left))
-        if need:
-            w = remaining[free].astype(np.float64)
-            picked = rng.choice(free, size=need, replace=False, p=w / w.sum())
-            row = np.concatenate([critical, picked])
-        else:
-            row = critical
+        critical = list(by_count.get(num_batches - b, ()))
+        row = list(critical)
+        chosen = set(row)
+        for cls in critical:
+            owed[cls] += 1
+        while len(row) < k:
+            if bi == buf.shape[0]:
+                buf, bi = rng.random(4 * total + 64), 0
+            j = pos + int(buf[bi] * (total - pos))
+            bi += 1
+            deck[pos], deck[j] = deck[j], deck[pos]
+            cls = deck[pos]
+            if owed[cls]:
+                owed[cls] -= 1
+                pos += 1
+            elif cls not in chosen:
+                chosen.add(cls)
+                row.append(cls)
+                pos += 1
+        for cls in row:
+            r = remaining[cls]
+            by_count[r].discard(cls)
+            remaining[cls] = r - 1
+            if r > 1:
+                by_count.setdefault(r - 1, set()).add(cls)
         out[b] = row
-        remaining[row] -= 1
     return rng.permuted(out, axis=1)
 
 
