@@ -304,6 +304,37 @@ def test_resume_through_torch_save_weights_only():
     _resume_equals_uninterrupted(lambda s: MPerClassSampler(LABELS, 2, 4, 40, seed=s), 13, roundtrip=True)
 
 
+@pytest.mark.parametrize("batch_form", [False, True])
+def test_dataloader_killed_mid_epoch_resumes_with_the_same_batches(batch_form):
+    ds = torch.utils.data.TensorDataset(torch.arange(len(LABELS)))
+
+    def loader(seed):
+        if batch_form:
+            s = MPerClassBatchSampler(LABELS, 2, 6, 60, seed=seed)
+            return s, torch.utils.data.DataLoader(ds, batch_sampler=s)
+        s = MPerClassSampler(LABELS, 2, 6, 60, seed=seed)
+        return s, torch.utils.data.DataLoader(ds, batch_size=6, sampler=s)
+
+    def run(dl, epochs):
+        return [b.tolist() for _ in range(epochs) for (b,) in dl]
+
+    _, dl = loader(0)
+    uninterrupted = run(dl, 3)
+    s, dl = loader(0)
+    done = []
+    for (b,) in dl:  # "killed" after 4 of the epoch's 10 batches, checkpoint written
+        done.append(b.tolist())
+        if len(done) == 4:
+            break
+    buf = io.BytesIO()
+    torch.save({"sampler": s.state_dict()}, buf)
+    buf.seek(0)
+    s2, dl2 = loader(99)  # the restarted process builds everything anew
+    s2.load_state_dict(torch.load(buf, weights_only=True)["sampler"])
+    resumed = done + run(dl2, 3)
+    assert resumed[: len(uninterrupted)] == uninterrupted
+
+
 def test_an_early_stop_is_continued_by_the_next_iterator():
     s = MPerClassSampler(LABELS, 2, 4, 20, seed=0)
     whole = list(MPerClassSampler(LABELS, 2, 4, 20, seed=0))
