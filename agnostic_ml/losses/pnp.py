@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._array_api import eye_mask, namespace_and_device, requires_grad, to_numpy
+from .._array_api import namespace_and_device, requires_grad, to_numpy
 from ..distances import BaseDistance, CosineSimilarity
 from ..tuples import get_matches_and_diffs
 from ._linearize import linearized
-from ._soft_rank import clamped_sigmoid, soft_rank_vjp, soft_ranks
+from ._soft_rank import PNP_BOUND, class_members, soft_rank_vjp, soft_ranks
 from ._unsupported import indices_tuple_not_supported, labels_required, ref_not_supported
 from .base import BaseMetricLossFunction
 
@@ -59,7 +59,7 @@ def pnp_loss(
     with ``f`` of :func:`pnp_transform` (``Dq``: ``1 - loss``).
 
     Memory: O(N^2) plus a bounded block (:mod:`agnostic_ml.losses._soft_rank`); PML
-    holds several N^3 tensors. Time O(N^3), as PML. The gradient is exact (first order):
+    holds several N^3 tensors. Time O(N^2 * J) for the largest class size J (PML: N^3). The gradient is exact (first order):
     the returned value is linearised in ``sim`` (:mod:`agnostic_ml.losses._linearize`).
 
     >>> import numpy as np
@@ -67,29 +67,32 @@ def pnp_loss(
     >>> round(float(pnp_loss(s, np.array([0, 0, 1]))), 4)
     0.0
     """
-    xp, device = namespace_and_device(sim)
-    n = sim.shape[0]
+    xp, _ = namespace_and_device(sim)
     matches, diffs = get_matches_and_diffs(labels, like=sim)
     has_pos = xp.any(matches, axis=1)
     n_safe = xp.sum(xp.astype(has_pos, sim.dtype))
     if not bool(to_numpy(n_safe > 0)):
         return None
-    # PML's I_pos: the positives plus the query itself, for rows that have a positive.
-    items = xp.logical_or(matches, xp.logical_and(eye_mask(n, n, xp, device), has_pos[:, None]))
-    itemsf = xp.astype(items, sim.dtype)
-    n_items = xp.sum(itemsf, axis=1)
+    # PML's I_pos: the positives plus the query itself, for rows that have a positive. Only
+    # those columns are items (idx: each row's class members, padded to the largest class).
+    idx, valid = class_members(labels, sim)
+    items = xp.take_along_axis(sim, idx, axis=1)
+    use = xp.logical_and(valid, has_pos[:, None])
+    usef = xp.astype(use, sim.dtype)
+    n_items = xp.sum(usef, axis=1)
     row_w = xp.where(has_pos, 1 / xp.where(has_pos, n_items, xp.ones_like(n_items)), xp.zeros_like(n_items)) / n_safe
-    sig = clamped_sigmoid(anneal)
-    r = soft_ranks(sim, diffs, sig, exclude_self=False)
+    r = soft_ranks(items, sim, diffs, anneal, bound=PNP_BOUND)
     f, df = pnp_transform(r, variant, b=b, alpha=alpha)
-    sign = -1.0 if variant == "Dq" else 1.0
-    value = xp.sum(xp.where(items, f, xp.zeros_like(f)) * row_w[:, None])
+    zero = xp.zeros_like(f)
+    value = xp.sum(xp.where(use, f, zero) * row_w[:, None])
     if variant == "Dq":
         value = 1 - value
     if not requires_grad(sim):
         return value
-    upstream = sign * xp.where(items, df, xp.zeros_like(df)) * row_w[:, None]
-    return linearized(value, soft_rank_vjp(sim, diffs, upstream, sig, exclude_self=False), sim)
+    sign = -1.0 if variant == "Dq" else 1.0
+    upstream = sign * xp.where(use, df, zero) * row_w[:, None]
+    g_items, g_sim = soft_rank_vjp(items, sim, diffs, upstream, anneal, bound=PNP_BOUND)
+    return linearized(value, [(g_items, items), (g_sim, sim)])
 
 
 class PNPLoss(BaseMetricLossFunction):

@@ -9,7 +9,7 @@ from .._array_api import index_dtype, namespace_and_device, requires_grad, to_nu
 from ..distances import BaseDistance, CosineSimilarity
 from ..tuples import convert_to_weights
 from ._linearize import linearized
-from ._soft_rank import plain_sigmoid, soft_rank_vjp, soft_ranks
+from ._soft_rank import class_members, soft_rank_vjp, soft_ranks
 from ._unsupported import labels_required, ref_not_supported
 from .base import BaseMetricLossFunction
 
@@ -27,8 +27,9 @@ def smooth_ap_losses(sim: Array, labels: Array, temperature: float = 0.01) -> Ar
 
     ``AP_q = mean_{l in P_q} R_pos[q, l] / R_all[q, l]``.
 
-    Memory: O(N^2) plus a bounded block; PML holds several N^3 tensors. The gradient is
-    exact (first order); the result is linearised in ``sim``.
+    Memory: O(N^2) plus a bounded block; PML holds several N^3 tensors. Time O(N^2 * g)
+    for the class size g (PML: N^3). The gradient is exact (first order); the result is
+    linearised in ``sim`` (:mod:`agnostic_ml.losses._linearize`).
 
     >>> import numpy as np
     >>> s = np.array([[1.0, 0.8, 0.1], [0.8, 1.0, 0.3], [0.1, 0.3, 1.0]])
@@ -36,21 +37,21 @@ def smooth_ap_losses(sim: Array, labels: Array, temperature: float = 0.01) -> Ar
     [0.0, 0.0, 0.0]
     """
     xp, _ = namespace_and_device(sim)
-    same = xp.expand_dims(labels, axis=1) == xp.expand_dims(labels, axis=0)
-    pos = xp.astype(same, sim.dtype)
-    n_pos = xp.sum(pos, axis=1)
-    sig = plain_sigmoid(temperature)
+    idx, valid = class_members(labels, sim)  # P_q as columns (padded to the largest class)
+    validf = xp.astype(valid, sim.dtype)
+    items = xp.take_along_axis(sim, idx, axis=1)
+    n_pos = xp.sum(validf, axis=1)
     everyone = xp.ones_like(sim)
-    r_all = 1 + soft_ranks(sim, everyone, sig, exclude_self=True)
-    r_pos = 1 + soft_ranks(sim, pos, sig, exclude_self=True)
-    ratio = xp.where(same, r_pos / r_all, xp.zeros_like(r_all))
-    losses = 1 - xp.sum(ratio, axis=1) / n_pos
+    # 1 + sum over k != l: the k == l term of the sum over all k is sigma(0) = 1/2.
+    r_all = 0.5 + soft_ranks(items, sim, everyone, temperature)
+    r_pos = 0.5 + soft_ranks(items, items, valid, temperature)
+    w = validf / n_pos[:, None]
+    losses = 1 - xp.sum(w * r_pos / r_all, axis=1)
     if not requires_grad(sim):
         return losses
-    w = pos / n_pos[:, None]
-    grad = soft_rank_vjp(sim, pos, -w / r_all, sig, exclude_self=True)
-    grad = grad + soft_rank_vjp(sim, everyone, w * r_pos / (r_all * r_all), sig, exclude_self=True)
-    return linearized(losses, grad, sim, axis=1)
+    g_items, g_sim = soft_rank_vjp(items, sim, everyone, w * r_pos / (r_all * r_all), temperature)
+    g_items2, g_comp = soft_rank_vjp(items, items, valid, -w / r_all, temperature)
+    return linearized(losses, [(g_items + g_items2 + g_comp, items), (g_sim, sim)], axis=1)
 
 
 def check_equal_class_sizes(labels: Array, owner: str) -> None:
