@@ -132,11 +132,27 @@ def _family_catalogues() -> list[LossCase]:
     return out
 
 
-LOSSES += _family_catalogues()
-BY_NAME = {c.name: c for c in LOSSES}
-assert len(BY_NAME) == len(LOSSES), "catalogue names must be unique"
+BY_NAME: dict[str, LossCase] = {}
+_FAMILIES_LOADED = False
+
+
+def _load_families() -> None:
+    """Extend ``LOSSES`` (in place) with the family files, once, on first use.
+
+    Not at import time: ``pytest --doctest-modules tests`` imports a family file before this
+    module, and the family file's ``from loss_catalogue import LossCase`` would then import
+    the half-initialised family file back (a circular import).
+    """
+    global _FAMILIES_LOADED
+    if _FAMILIES_LOADED:
+        return
+    _FAMILIES_LOADED = True
+    LOSSES.extend(_family_catalogues())
+    BY_NAME.update({c.name: c for c in LOSSES})
+    assert len(BY_NAME) == len(LOSSES), "catalogue names must be unique"
 
 
 def cases(*, where: Callable[[LossCase], bool] = lambda c: True) -> list[Any]:
     """``pytest.param`` s of the catalogue entries that satisfy ``where``, with their names as ids."""
+    _load_families()
     return [pytest.param(c, id=c.name) for c in LOSSES if where(c)]
