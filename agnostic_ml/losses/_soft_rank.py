@@ -135,5 +135,5 @@ def class_members(labels: Array, like: Array) -> tuple[Array, Array]:
     size = sizes[codes][:, None]
     pos = start[codes][:, None] + np.minimum(t, size - 1)
     idx = from_host_indices(order[pos] if n else np.zeros((0, 0), dtype=np.int64), xp, device)
-    valid = xp.asarray(t < size, device=device)
+    valid = xp.asarray(t < size, dtype=xp.bool, device=device)
     return xp.astype(idx, index_dtype(xp, device)), valid

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import eye_mask, floating_work_dtype, namespace_and_device, no_grad, weighted_bincount
-from ..distances import BaseDistance, LpDistance
+from ..distances import LpDistance
 from ..tuples import convert_to_triplets
 from ._histogram import interpolation
 from ._linearize import stop_gradient
@@ -72,7 +72,12 @@ def update_histogram(hist: Array, data: Array, *, min_val: float, delta: float, 
 
 
 def weigh_by_cdf(hist: Array, data: Array, *, min_val: float, delta: float) -> Array:
-    """``CDF(hist)[bin(data)] * data`` (bin indices clipped to the histogram)."""
+    """``CDF(hist)[bin(data)] * data`` (bin indices clipped to the histogram).
+
+    >>> import numpy as np
+    >>> weigh_by_cdf(np.array([0.5, 0.25, 0.25]), np.array([-0.5, 0.5]), min_val=-1.0, delta=1.0).tolist()
+    [-0.25, 0.375]
+    """
     xp, _ = namespace_and_device(data)
     cdf = xp.cumulative_sum(hist)
     k, _, _ = interpolation(data, min_val, delta, hist.shape[0] + 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._array_api import eye_mask, index_dtype, namespace_and_device, weighted_bincount
+from .._array_api import index_dtype, namespace_and_device, weighted_bincount
 from ..distances import BaseDistance, CosineSimilarity
 from ..tuples import get_matches_and_diffs
 from ._histogram import histogram
@@ -32,9 +32,9 @@ def histogram_loss(sim: Array, pos_pairs: Array, neg_pairs: Array, delta: float)
     >>> round(float(histogram_loss(s, pos, neg, 0.5)), 4)
     0.5
     """
-    xp, _ = namespace_and_device(sim)
+    xp, device = namespace_and_device(sim)
     n_nodes = int(round(1 + 2 / delta))
-    one = xp.ones((), dtype=sim.dtype, device=namespace_and_device(sim)[1])
+    one = xp.ones((), dtype=sim.dtype, device=device)
     p_pos = histogram(sim, pos_pairs, -1.0, delta, n_nodes) / xp.maximum(xp.sum(pos_pairs), one)
     p_neg = histogram(sim, neg_pairs, -1.0, delta, n_nodes) / xp.maximum(xp.sum(neg_pairs), one)
     return xp.sum(p_neg * xp.cumulative_sum(p_pos))
@@ -105,7 +105,6 @@ class HistogramLoss(BaseMetricLossFunction):
         owner = type(self).__name__
         labels_or_indices_tuple_required(labels, indices_tuple, owner)
         ref_not_supported(embeddings, ref_emb, owner)
-        n = embeddings.shape[0]
         pos, neg = self._pair_masks(labels, indices_tuple, embeddings)
         sim = self.distance(embeddings)
         loss = histogram_loss(sim, pos, neg, self.delta)
@@ -122,9 +121,9 @@ class HistogramLoss(BaseMetricLossFunction):
             # (a, p) is in a triplet iff a has a negative; (a, n) iff a has a positive.
             pos = xp.logical_and(matches, has_neg[:, None])
             neg = xp.logical_and(diffs, has_pos[:, None])
-            # Unordered: keep {i, j} at [min, max] if either orientation occurs.
-            upper = xp.logical_not(eye_mask(n, n, xp, device, k=0))
-            upper = xp.logical_and(upper, xp.reshape(xp.arange(n, device=device), (n, 1)) < xp.reshape(xp.arange(n, device=device), (1, n)))
+            # Unordered: keep {i, j} at [min, max] (i < j) if either orientation occurs.
+            ids = xp.arange(n, dtype=index_dtype(xp, device), device=device)
+            upper = xp.reshape(ids, (n, 1)) < xp.reshape(ids, (1, n))
             pos = xp.logical_and(xp.logical_or(pos, xp.matrix_transpose(pos)), upper)
             neg = xp.logical_and(xp.logical_or(neg, xp.matrix_transpose(neg)), upper)
             return xp.astype(pos, like.dtype), xp.astype(neg, like.dtype)
