@@ -106,7 +106,8 @@ def to_shell(value: Any) -> Any:
         cls = shell_class(type(value))
         new = cls.__new__(cls)
         nn.Module.__init__(new)
-        params = set(getattr(type(value), "_learnable", ()))
+        # The instance may narrow its class's list (MarginLoss: beta is learnable only with learn_beta).
+        params = set(getattr(value, "_learnable", ()))
         for k, v in vars(value).items():
             if k in params and isinstance(v, np.ndarray):
                 v = nn.Parameter(torch.from_numpy(np.array(v)))

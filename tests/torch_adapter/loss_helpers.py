@@ -14,11 +14,21 @@ from agnostic_ml_torch import miners  # noqa: E402
 from loss_catalogue import C, D, M, N, LossCase  # noqa: E402
 
 
-def batch(seed: int = 0, n: int = N, d: int = D, c: int = C, dtype: Any = torch.float64) -> tuple[Any, Any]:
-    """Random embeddings (requires_grad) and labels with every class present."""
+def batch(
+    seed: int = 0, n: int = N, d: int = D, c: int = C, dtype: Any = torch.float64, case: LossCase | None = None
+) -> tuple[Any, Any]:
+    """Random embeddings (requires_grad) and labels with every class present.
+
+    A case whose ``extra["labels"]`` is a function ``n -> labels`` gets those labels
+    instead (SmoothAPLoss needs equal class sizes).
+    """
     rng = np.random.default_rng(seed)
     x = torch.tensor(rng.standard_normal((n, d)), dtype=dtype, requires_grad=True)
-    y = torch.tensor(np.concatenate([np.arange(c), rng.integers(0, c, n - c)]))
+    make = case.extra.get("labels") if case is not None else None
+    if make is not None:
+        y = torch.tensor(make(n))
+    else:
+        y = torch.tensor(np.concatenate([np.arange(c), rng.integers(0, c, n - c)]))
     return x, y
 
 

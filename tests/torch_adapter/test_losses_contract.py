@@ -8,6 +8,8 @@ array-api-strict as on torch; bad input raises errors that name the argument.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 
@@ -34,12 +36,12 @@ def test_gradcheck(case):
     # gradient against the derivative with those factors held constant.
     if case.extra.get("not_a_derivative"):
         pytest.skip(f"{case.name}: {case.extra['not_a_derivative']}")
-    x, y = batch(5, n=10, d=D)
+    x, y = batch(5, n=10, d=D, case=case)
     x = x.detach().requires_grad_(True)
 
     def f(inp):
-        # A fresh loss per evaluation: stateful losses (queues, running histograms) must
-        # not change between gradcheck's evaluations.
+        # A fresh loss per evaluation (same seed): stateful losses (queues, running
+        # histograms) must not change between gradcheck's evaluations.
         return call(case, _fresh(case), inp, y)
 
     assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-5, rtol=1e-4)
@@ -60,16 +62,29 @@ def test_no_valid_triplet_gives_zero_with_zero_gradient(case):
 @pytest.mark.parametrize("arity", [3, 4])
 def test_empty_indices_tuple_gives_zero_with_zero_gradient(case, arity):
     loss = _fresh(case)
-    x, y = batch(7)
+    x, y = batch(7, case=case)
     empty = tuple(torch.zeros(0, dtype=torch.int64) for _ in range(arity))
     v = call(case, loss, x, y, empty)
-    if case.kind == "classification":
+    if case.kind == "classification" or case.extra.get("miner_weighted"):
         # Miner-weighted losses (PML's convert_to_weights): an empty tuple weights every sample 1.
         assert float(v.detach()) == pytest.approx(float(call(case, loss, x, y).detach()), rel=1e-12)
         return
     (g,) = torch.autograd.grad(v, x, allow_unused=True)
     assert float(v.detach()) == 0.0
     assert g is None or (torch.isfinite(g).all() and float(g.abs().max()) == 0.0)
+
+
+@pytest.mark.parametrize("case", cases(where=lambda c: c.tuples and c.extra.get("miner_weighted")))
+@pytest.mark.parametrize("arity", [3, 4])
+def test_empty_indices_tuple_of_a_miner_weighted_loss_weighs_nothing(case, arity):
+    """Losses that turn a tuple into per-sample weights (PML's ``convert_to_weights``) weigh
+    every sample 1 for an empty tuple, as PML: the value is the one without a tuple."""
+    loss = _fresh(case)
+    x, y = batch(7, case=case)
+    empty = tuple(torch.zeros(0, dtype=torch.int64) for _ in range(arity))
+    v = call(case, loss, x, y, empty)
+    v_none = call(case, loss, x, y)
+    assert torch.isfinite(v) and float(v.detach()) == pytest.approx(float(v_none.detach()), rel=1e-12)
 
 
 def _degenerate_batches():
@@ -102,7 +117,7 @@ def test_bfloat16_autocast_on_cpu(case):
     torch.manual_seed(0)
     loss = case.ours()
     dtypes = {k: p.dtype for k, p in loss.named_parameters()}
-    x, y = batch(9, dtype=torch.float32)
+    x, y = batch(9, dtype=torch.float32, case=case)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         v = call(case, loss, x, y)
     (g,) = torch.autograd.grad(v, x, allow_unused=True)
@@ -117,7 +132,7 @@ def test_core_loss_same_value_on_other_backends(case, name):
     from agnostic_ml.testing.backends import load_backend
 
     shell = _fresh(case)
-    x, y = batch(10)
+    x, y = batch(10, case=case)
     expected = float(call(case, shell, x, y).detach())
     core_cls = next(c for c in type(shell).__mro__ if not issubclass(c, ShellModule))
     assert core_cls.__module__.startswith("agnostic_ml.losses")
@@ -199,8 +214,8 @@ def test_embedding_and_label_errors_name_the_argument(case):
 def test_separate_reference_set(case):
     """ref_emb different from embeddings: finite, and gradients reach both."""
     loss = _fresh(case)
-    x, y = batch(15)
-    r, ry = batch(16, n=18)
+    x, y = batch(15, case=case)
+    r, ry = batch(16, n=18, case=case)
     v = loss(x, y, None, r, ry)
     gx, gr = torch.autograd.grad(v, (x, r), allow_unused=True)
     assert torch.isfinite(v)

@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from loss_catalogue import M, cases  # noqa: E402
+from loss_catalogue import M, N, cases  # noqa: E402
 from loss_helpers import assert_close, batch, build_pair, call, grads, mined  # noqa: E402
 
 SETTINGS = ["plain", "pairs", "triplets", "ref"]
@@ -32,10 +32,10 @@ def test_value_and_gradients_equal_pml(case, setting):
     if not _applies(case, setting):
         pytest.skip(f"{case.name} does not take the {setting!r} setting" + (f": {case.why}" if case.why else ""))
     ours, theirs = build_pair(case)
-    x, y = batch(0)
+    x, y = batch(0, n=case.extra.get("n", N), case=case)
     r = ry = None
     if setting == "ref":
-        r, ry = batch(1, n=M)
+        r, ry = batch(1, n=M, case=case)
     tup = mined(setting, x.detach(), y, None if r is None else r.detach(), ry)
     v_ours = call(case, ours, x, y, tup, r, ry)
     v_pml = call(case, theirs, x, y, tup, r, ry)
