@@ -119,6 +119,8 @@ class BasePostGradientMiner(BaseMiner):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("agnostic_ml_torch."):
+            return  # the adapter's generated nn.Module shell of this class, not a user's subclass
         warnings.warn(
             f"{cls.__name__} subclasses BasePostGradientMiner, PML 0.9's name of BaseMiner; subclass BaseMiner",
             FutureWarning,
