@@ -42,14 +42,24 @@ DISTANCE_ALIASES = {
 
 
 def available_miners() -> dict[str, type]:
-    """Miner classes exported by ``agnostic_ml.miners`` (name -> class), BaseMiner excluded."""
+    """Tuple miners exported by ``agnostic_ml.miners`` (name -> class).
+
+    The bases users subclass (``BaseMiner`` and PML 0.9's ``BasePostGradientMiner``) and the
+    0.9-era pre-gradient miners (which return a subset of the batch, not index tuples) are left out.
+    """
     from .. import miners
 
     names = getattr(miners, "__all__", None) or [n for n in dir(miners) if not n.startswith("_")]
+    bases = (miners.BaseMiner, miners.BasePostGradientMiner)
     found = {}
     for name in names:
         obj = getattr(miners, name, None)
-        if isinstance(obj, type) and issubclass(obj, miners.BaseMiner) and obj is not miners.BaseMiner:
+        if (
+            isinstance(obj, type)
+            and issubclass(obj, miners.BaseMiner)
+            and obj not in bases
+            and not issubclass(obj, miners.BasePreGradientMiner)
+        ):
             found[name] = obj
     return dict(sorted(found.items()))
 
