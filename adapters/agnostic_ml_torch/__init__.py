@@ -21,6 +21,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "(on CPU-only machines, install a CPU build of torch first)"
     ) from exc
 
-from . import distances, losses, miners, reducers
+from . import distances, losses, miners, reducers, trainers
 
-__all__ = ["distances", "losses", "miners", "reducers"]
+__all__ = ["distances", "losses", "miners", "reducers", "trainers"]
