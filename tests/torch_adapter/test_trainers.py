@@ -438,11 +438,15 @@ def build_resume_run(sampler_kind, init_seed, mixed_precision=None, it_hook=None
         "trunk_scheduler_by_iteration": torch.optim.lr_scheduler.StepLR(opts["trunk_optimizer"], step_size=3, gamma=0.9),
         "embedder_scheduler_by_epoch": torch.optim.lr_scheduler.StepLR(opts["embedder_optimizer"], step_size=1, gamma=0.8),
     }
-    sampler = {
-        "shuffle": None,
-        "torch_random": torch.utils.data.RandomSampler(DATASET),  # draws from torch's global generator
-        "resumable": ResumableShuffle(len(DATASET), seed=3),
-    }[sampler_kind]
+    if sampler_kind == "library_m_per_class":  # the samplers package, once it is in the branch
+        samplers = pytest.importorskip("agnostic_ml_torch.samplers")
+        sampler = samplers.MPerClassSampler(Y, m=4, batch_size=16, length_before_new_iter=64, seed=3)
+    else:
+        sampler = {
+            "shuffle": None,
+            "torch_random": torch.utils.data.RandomSampler(DATASET),  # draws from torch's global generator
+            "resumable": ResumableShuffle(len(DATASET), seed=3),
+        }[sampler_kind]
     kw = base_kwargs(
         models={"trunk": trunk, "embedder": embedder}, optimizers=opts, lr_schedulers=scheds,
         loss_funcs={"metric_loss": metric}, sampler=sampler, iterations_per_epoch=ITERS, early_stopping=5,
@@ -482,6 +486,7 @@ def uninterrupted(sampler_kind, mixed_precision):
         ("torch_random", "mid_epoch", None),
         ("resumable", "mid_epoch", None),
         ("resumable", "end_of_epoch", None),
+        ("library_m_per_class", "mid_epoch", None),
         ("shuffle", "mid_epoch", "fp16"),
     ],
 )
