@@ -300,9 +300,14 @@ def test_legacy_miner_keys_warn_and_are_used():
     sizes = []
     tuple_miner = miners.MultiSimilarityMiner(epsilon=0.1)
     tuple_miner.register_forward_hook(lambda m, args, out: sizes.append(args[0].shape[0]))
-    with pytest.warns(FutureWarning, match="'pre_gradient_miner' -> 'subset_batch_miner'.*'post_gradient_miner' -> 'tuple_miner'"):
+    with pytest.warns(FutureWarning, match="'pre_gradient_miner' -> 'subset_batch_miner'.*'post_gradient_miner' -> 'tuple_miner'") as w:
         t = trainers.MetricLossOnly(**base_kwargs(mining_funcs={"pre_gradient_miner": _HalfBatch(), "post_gradient_miner": tuple_miner}))
     assert set(t.mining_funcs) == {"subset_batch_miner", "tuple_miner"}
+    assert w[0].filename == __file__  # attributed to the line that built the trainer
+    with pytest.warns(FutureWarning, match="'post_gradient_miner_0' -> 'tuple_miner_0'") as w:
+        c = trainers.CascadedEmbeddings([EMB], **base_kwargs(
+            loss_funcs={"metric_loss_0": losses.ContrastiveLoss()}, mining_funcs={"post_gradient_miner_0": miners.BatchHardMiner()}))
+    assert set(c.mining_funcs) == {"tuple_miner_0"} and w[0].filename == __file__
     t.train(num_epochs=1)
     assert sizes == [8] * 4  # the tuple miner saw the halved batches
 
@@ -557,7 +562,7 @@ def test_same_seed_same_run():
     "module",
     ["metric_loss_only", "train_with_classifier", "cascaded_embeddings", "deep_adversarial_metric_learning",
      "unsupervised_embeddings_using_augmentations", "twostream_metric_loss", "early_stopping", "_key_checker",
-     "_loss_tracker", "_state", "_data"],
+     "_loss_tracker", "_state", "_data", "_legacy"],
 )
 def test_docstring_examples(module):
     mod = importlib.import_module(f"agnostic_ml_torch.trainers.{module}")

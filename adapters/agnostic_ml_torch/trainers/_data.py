@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader
 
+from ._legacy import caller_stacklevel, warn_future
+
 __all__ = [
     "LabelMapper",
     "process_label",
@@ -47,12 +49,10 @@ def legacy_dict_getter(batch: Any) -> Any:
 
 
 def warn_dict_items(owner: str) -> None:
-    warnings.warn(
+    warn_future(
         f"{owner}: the dataset's items are dicts ({{'data': x, 'label': y}}), the PML 0.9 format; they are read "
         "with batch['data'] and batch['label']. Today: return (data, label) tuples, or pass "
-        "data_and_label_getter=lambda batch: (batch['data'], batch['label'])",
-        FutureWarning,
-        stacklevel=4,
+        "data_and_label_getter=lambda batch: (batch['data'], batch['label'])"
     )
 
 
@@ -207,7 +207,7 @@ def check_sampler(owner: str, sampler: Any, batch_size: int) -> None:
                 + (f" ({sb // replicas} per rank)" if replicas > 1 else "")
                 + f"; the trainer's batch_size={batch_size} is not used",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=caller_stacklevel(),
             )
         return
     if isinstance(sb, int) and sb // replicas != batch_size:

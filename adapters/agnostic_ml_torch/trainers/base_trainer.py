@@ -14,26 +14,17 @@ import torch
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from . import _data
+from . import _data, _legacy, _resume
 from ._data import LabelMapper, process_label, return_input, to_device
 from ._key_checker import KeyChecker, KeyCheckerDict
 from ._loss_tracker import LossTracker
-from ._state import (
-    capture_rng_state,
-    derived_generator,
-    generator_state,
-    restore_rng_state,
-    seed_everything,
-    set_generator_state,
-)
+from ._resume import STATE_FORMAT
+from ._state import capture_rng_state, derived_generator, restore_rng_state, seed_everything
 from .early_stopping import EarlyStopping
 
 __all__ = ["BaseTrainer", "STATE_FORMAT"]
 
 LOGGER = logging.getLogger("agnostic_ml")
-
-#: ``state_dict()["format"]``; a state of another format is refused by ``load_state_dict``.
-STATE_FORMAT = "agnostic_ml_torch.trainer/1"
 
 _MIXED_PRECISION = {
     "bf16": torch.bfloat16,
@@ -41,10 +32,6 @@ _MIXED_PRECISION = {
     "fp16": torch.float16,
     "float16": torch.float16,
 }
-
-_LEGACY_MINER = re.compile(r"(pre|post)_gradient_miner(_[0-9]+)?")
-_LEGACY_SCHEDULER = re.compile(r"(.+)_scheduler")
-
 
 def _positive_int(value: Any, name: str, owner: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
@@ -197,7 +184,7 @@ class BaseTrainer:
         if dataset is None:
             raise ValueError(f"{owner}: dataset is required")
         self.dataset = dataset
-        self.mining_funcs = self._rename_legacy_miners(_as_dict(mining_funcs, "mining_funcs", owner) or {})
+        self.mining_funcs = _legacy.rename_miners(owner, _as_dict(mining_funcs, "mining_funcs", owner) or {})
         self.iterations_per_epoch = (
             None if iterations_per_epoch is None else _positive_int(iterations_per_epoch, "iterations_per_epoch", owner)
         )
@@ -206,7 +193,7 @@ class BaseTrainer:
         self.loss_weights = _as_dict(loss_weights, "loss_weights", owner)
         self.sampler = sampler
         self.collate_fn = collate_fn
-        self.lr_schedulers = self._rename_legacy_schedulers(_as_dict(lr_schedulers, "lr_schedulers", owner))
+        self.lr_schedulers = _legacy.rename_schedulers(owner, _as_dict(lr_schedulers, "lr_schedulers", owner))
         self.gradient_clippers = _as_dict(gradient_clippers, "gradient_clippers", owner)
         if isinstance(freeze_these, str):
             raise TypeError(f"{owner}: freeze_these must be a list or tuple of keys, got the string {freeze_these!r}")
@@ -222,8 +209,8 @@ class BaseTrainer:
         self.end_of_iteration_hook = end_of_iteration_hook
         self.end_of_epoch_hook = end_of_epoch_hook
         self.progress_bar = bool(progress_bar)
-        self._legacy_label_mapper = self._check_legacy_label_mapper(label_mapper)
-        self.record_keeper = self._check_record_keeper(record_keeper)
+        self._legacy_label_mapper = _legacy.check_label_mapper(owner, label_mapper)
+        self.record_keeper = _legacy.check_record_keeper(owner, record_keeper)
         self.loss_names = list(self.loss_funcs.keys())
         self.custom_setup()
         self.verify_dict_keys()
@@ -271,85 +258,6 @@ class BaseTrainer:
 
     def check_configuration(self) -> None:
         """Raise ``ValueError`` if the losses/models this trainer computes with are missing."""
-
-    # -- legacy spellings --------------------------------------------------------------------
-    def _rename_legacy_miners(self, mining_funcs: dict) -> dict:
-        owner = type(self).__name__
-        out, renamed = {}, []
-        for k, v in mining_funcs.items():
-            m = _LEGACY_MINER.fullmatch(k) if isinstance(k, str) else None
-            if m is None:
-                out[k] = v
-                continue
-            new = ("subset_batch_miner" if m.group(1) == "pre" else "tuple_miner") + (m.group(2) or "")
-            if new in mining_funcs:
-                raise ValueError(f"{owner}: mining_funcs has both {k!r} (PML 0.9's name) and {new!r}; keep only {new!r}")
-            out[new] = v
-            renamed.append(f"{k!r} -> {new!r}")
-        if renamed:
-            warnings.warn(
-                f"{owner}: mining_funcs keys 'pre_gradient_miner' / 'post_gradient_miner' are PML 0.9's spelling; "
-                f"today they are 'subset_batch_miner' / 'tuple_miner' (used as {', '.join(renamed)})",
-                FutureWarning,
-                stacklevel=4,
-            )
-        return out
-
-    def _rename_legacy_schedulers(self, schedulers: dict | None) -> dict | None:
-        if not schedulers:
-            return schedulers
-        owner = type(self).__name__
-        out, renamed = {}, []
-        for k, v in schedulers.items():
-            m = _LEGACY_SCHEDULER.fullmatch(k) if isinstance(k, str) else None
-            if m is None:
-                out[k] = v
-                continue
-            kind = "plateau" if isinstance(v, torch.optim.lr_scheduler.ReduceLROnPlateau) else "epoch"
-            new = f"{m.group(1)}_scheduler_by_{kind}"
-            if new in schedulers:
-                raise ValueError(f"{owner}: lr_schedulers has both {k!r} and {new!r}; keep only {new!r}")
-            out[new] = v
-            renamed.append(f"{k!r} -> {new!r}")
-        if renamed:
-            warnings.warn(
-                f"{owner}: lr_schedulers keys '<name>_scheduler' are PML 0.9's spelling (stepped once per epoch); today "
-                f"the key says when it steps: '<name>_scheduler_by_iteration|_by_epoch|_by_plateau' (used as {', '.join(renamed)})",
-                FutureWarning,
-                stacklevel=4,
-            )
-        return out
-
-    def _check_legacy_label_mapper(self, label_mapper: Any) -> Any:
-        if label_mapper is None:
-            return None
-        owner = type(self).__name__
-        if not callable(label_mapper):
-            raise TypeError(f"{owner}: label_mapper must be a function (labels, hierarchy_level) -> labels")
-        warnings.warn(
-            f"{owner}: label_mapper= is PML 0.9's spelling; today pass set_min_label_to_zero=True with "
-            "dataset_labels=..., or map the labels in the dataset",
-            FutureWarning,
-            stacklevel=4,
-        )
-        return label_mapper
-
-    def _check_record_keeper(self, record_keeper: Any) -> Any:
-        if record_keeper is None:
-            return None
-        owner = type(self).__name__
-        if not callable(getattr(record_keeper, "update_records", None)):
-            raise TypeError(
-                f"{owner}: record_keeper must have an update_records(record, global_iteration, **kwargs) method "
-                f"(record-keeper's RecordKeeper), got {type(record_keeper).__name__}"
-            )
-        warnings.warn(
-            f"{owner}: record_keeper= is PML 0.9's spelling; today pass end_of_iteration_hook / end_of_epoch_hook "
-            "(agnostic_ml_torch.utils.logging_presets)",
-            FutureWarning,
-            stacklevel=4,
-        )
-        return record_keeper
 
     # -- key checks ------------------------------------------------------------------------------
     def verify_dict_keys(self) -> None:
@@ -556,7 +464,7 @@ class BaseTrainer:
                     f"{owner}: the state was saved with iterations_per_epoch={progress['iterations_per_epoch']} but this "
                     f"trainer has {self.iterations_per_epoch}; build it with the same dataset, sampler and batch_size"
                 )
-            self._restore_data_position(pending["data"])
+            _resume.restore_data_position(self, pending["data"])
             restore_rng_state(pending["rng"]["global"])
             self.dataloader_generator.set_state(pending["rng"]["dataloader"])
             if progress["epoch"] is not None:
@@ -869,158 +777,49 @@ class BaseTrainer:
         Keys: ``models``, ``optimizers``, ``lr_schedulers``, ``loss_funcs`` and
         ``mining_funcs`` (the ``state_dict()`` of each object that has one: learnable loss
         weights, CrossBatchMemory queues, memory-bank miners), ``grad_scaler``,
-        ``loss_weights``, ``loss_history``, ``early_stopping``, ``progress`` (the epoch and
-        iteration to continue at, and whether the iteration schedulers of the last finished
-        iteration still have to step), ``rng`` (torch CPU/CUDA, NumPy and Python global
-        states, the loader's generator, the trainer's and every loss/miner NumPy
-        generator) and ``data`` (the position in the loader: the sampler's state, generator
-        states when the current loader iterator started, and the number of batches taken
-        from it). It loads with ``torch.load(..., weights_only=True)``.
+        ``loss_weights``, ``loss_history``, ``early_stopping``, ``components_rng`` (the
+        trainer's and every loss/miner NumPy generator), ``progress`` (the epoch and
+        iteration to continue at, whether the iteration schedulers of the last finished
+        iteration still have to step, the epoch's running loss), ``rng`` (torch CPU/CUDA,
+        NumPy and Python global states and the loader's generator) and ``data`` (the
+        position in the loader: the sampler's ``state_dict()`` and the generator states when
+        the current loader iterator started, and the number of batches taken from it). It
+        loads with ``torch.load(..., weights_only=True)``.
 
         Call it between iterations: from ``end_of_iteration_hook`` or ``end_of_epoch_hook``
         (where the logging hooks call it), or outside :meth:`train`. A state taken in
         ``end_of_iteration_hook`` continues after that iteration (its iteration schedulers
-        step first); one taken in ``end_of_epoch_hook`` continues with the next epoch. As
-        with ``nn.Module.state_dict``, tensors of models and optimizers are references:
-        save the state (``torch.save``) or deep-copy it to keep a snapshot.
-        """
-        owner = type(self).__name__
-        if self._stage == "in_step":
-            raise RuntimeError(
-                f"{owner}.state_dict() was called in the middle of an iteration (its models may be half-updated); "
-                "call it from end_of_iteration_hook or end_of_epoch_hook"
-            )
-        state: dict[str, Any] = {
-            "format": STATE_FORMAT,
-            "trainer": owner,
-            "models": {k: v.state_dict() for k, v in self.models.items()},
-            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "lr_schedulers": {k: v.state_dict() for k, v in self.lr_schedulers.items()},
-            "loss_funcs": _module_states(self.loss_funcs),
-            "mining_funcs": _module_states(self.mining_funcs),
-            "grad_scaler": None if self.grad_scaler is None else self.grad_scaler.state_dict(),
-            "loss_weights": {k: _plain_number(v) for k, v in self.loss_weights.items()},
-            "loss_history": list(self.loss_history),
-            "early_stopping": None if self.early_stopping is None else self.early_stopping.state_dict(),
-            "components_rng": {
-                "trainer": generator_state(self.rng),
-                **{path: generator_state(obj.rng) for path, obj in self._components_with_rng()},
-            },
-        }
-        if self._pending is not None:  # loaded, not yet resumed: hand the loaded position back
-            state.update(progress=self._pending["progress"], rng=self._pending["rng"], data=self._pending["data"])
-            return state
-        state["progress"] = self._progress_state()
-        state["rng"] = {"global": capture_rng_state(), "dataloader": self.dataloader_generator.get_state()}
-        state["data"] = {
-            "start": self._loader_start,
-            "batches": self._loader_batches,
-            "passes": self._loader_passes,
-        }
-        return state
+        step first); one taken in ``end_of_epoch_hook`` continues with the next epoch
+        (the rest of that hook is not run again). As with ``nn.Module.state_dict``, the
+        tensors of models and optimizers are references: save the state (``torch.save``) or
+        deep-copy it to keep a snapshot.
 
-    def _progress_state(self) -> dict[str, Any]:
-        mid_epoch = self._stage in ("in_iteration_hook", "between_iterations")
-        if self._stage == "init":
-            epoch, nxt = None, 0
-        elif mid_epoch:
-            epoch, nxt = self.epoch, self.iteration + 1
-        else:  # in or after end_of_epoch_hook, or after train() returned
-            epoch, nxt = self.epoch + 1, 0
-        return {
-            "epoch": epoch,
-            "next_iteration": nxt,
-            "pending_iteration_schedulers": self._stage == "in_iteration_hook",
-            "iterations_per_epoch": self.iterations_per_epoch,
-            "epoch_loss_sum": float(self._epoch_loss_sum) if mid_epoch else 0.0,
-            "epoch_loss_count": self._epoch_loss_count if mid_epoch else 0,
-        }
+        **Exactness.** A trainer built with the same arguments that loads the state and
+        trains ends with the same weights, bit for bit, as the uninterrupted run (tested
+        with shuffling, a learnable loss, a CrossBatchMemory, random-triplet losses,
+        dropout, iteration and epoch schedulers, fp16 with a GradScaler). The loader
+        position is restored in one of two ways: a sampler whose ``state_dict()`` has an int
+        ``position`` (this library's samplers) is moved to what the trainer consumed, which
+        is exact also with ``dataloader_num_workers > 0`` (the workers' prefetching runs
+        ahead of the consumer); any other sampler (None, torch's samplers) is replayed: the
+        generators are set back to where the current loader pass began and the consumed
+        batches are drawn again and dropped. A sampler that keeps hidden state without a
+        ``state_dict`` (PML's MPerClassSampler reorders its label list in place) cannot be
+        restored exactly. On CUDA, bit-exactness also needs deterministic kernels
+        (``torch.use_deterministic_algorithms(True)``).
+        """
+        return _resume.trainer_state(self)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state_dict` into a trainer built with the same arguments.
 
         Models, optimizers, schedulers, losses, miners, the grad scaler, loss weights,
         early-stopping and generator states are restored now; the data position and the
-        global RNG states when :meth:`train` starts, which then continues the saved run.
+        global RNG states when :meth:`train` starts, which then continues the saved run
+        (ignoring its ``start_epoch``). Raises ``ValueError`` for a state of another
+        format or trainer class, or whose dict keys differ from this trainer's.
         """
-        owner = type(self).__name__
-        if not isinstance(state, Mapping) or state.get("format") != STATE_FORMAT:
-            got = state.get("format") if isinstance(state, Mapping) else type(state).__name__
-            raise ValueError(f"{owner}.load_state_dict: not a trainer state of format {STATE_FORMAT!r} (got {got!r})")
-        if state["trainer"] != owner:
-            raise ValueError(f"{owner}.load_state_dict: the state is from a {state['trainer']} trainer")
-        _load_group(owner, "models", self.models, state["models"])
-        _load_group(owner, "optimizers", self.optimizers, state["optimizers"])
-        _load_group(owner, "lr_schedulers", self.lr_schedulers, state["lr_schedulers"])
-        _load_group(owner, "loss_funcs", _stateful(self.loss_funcs), state["loss_funcs"])
-        _load_group(owner, "mining_funcs", _stateful(self.mining_funcs), state["mining_funcs"])
-        scaler = state.get("grad_scaler")
-        if scaler is not None and self.grad_scaler is not None:
-            self.grad_scaler.load_state_dict(scaler)
-        elif (scaler is None) != (self.grad_scaler is None):
-            warnings.warn(
-                f"{owner}.load_state_dict: the state was saved "
-                + ("with" if scaler is not None else "without")
-                + f" fp16 mixed precision and this trainer runs with mixed_precision={self.mixed_precision!r}; "
-                "the run will not repeat the saved one exactly",
-                UserWarning,
-                stacklevel=2,
-            )
-        self.loss_weights.update(state["loss_weights"])
-        self.loss_history = [float(v) for v in state["loss_history"]]
-        if self.early_stopping is not None and state.get("early_stopping") is not None:
-            self.early_stopping.load_state_dict(state["early_stopping"])
-        rngs = dict(state["components_rng"])
-        set_generator_state(self.rng, rngs.pop("trainer"))
-        mine = dict(self._components_with_rng())
-        if set(rngs) != set(mine):
-            raise ValueError(
-                f"{owner}.load_state_dict: the state holds generators for {sorted(rngs)} but this trainer's losses and "
-                f"miners have {sorted(mine)}; build them with the same classes"
-            )
-        for path, gen_state in rngs.items():
-            set_generator_state(mine[path].rng, gen_state)
-        self._pending = {"progress": dict(state["progress"]), "rng": state["rng"], "data": state["data"]}
-        self._globals_seeded = True
-
-    def _restore_data_position(self, data: Mapping[str, Any]) -> None:
-        start = data["start"]
-        if start is None:  # no batch had been drawn
-            self._loader_passes = int(data["passes"])
-            self.dataloader_iter, self._loader_start, self._loader_batches = None, None, 0
-            return
-        k = int(data["batches"])
-        self._loader_passes = int(start["pass"])
-        sampler_state = start["sampler"]
-        loader = getattr(self.sampler, "load_state_dict", None)
-        if sampler_state is not None and not callable(loader):
-            raise ValueError(
-                f"{type(self).__name__}.load_state_dict: the state holds a sampler state but this trainer's sampler "
-                f"({type(self.sampler).__name__}) has no load_state_dict"
-            )
-        position = sampler_state.get("position") if isinstance(sampler_state, Mapping) else None
-        if isinstance(position, int) and not isinstance(position, bool):
-            # A resumable sampler: jump to what was consumed (a prefetching loader's sampler runs ahead).
-            unit = 1 if _data.is_batch_sampler(self.sampler) else self.batch_size
-            loader({**sampler_state, "position": position + k * unit})
-            self.dataloader_generator.set_state(start["dataloader"])
-            self._new_loader_iterator()
-            return
-        # Any other sampler: replay the current loader pass from its start, then drop what was consumed.
-        restore_rng_state(start["rng"])
-        self.dataloader_generator.set_state(start["dataloader"])
-        if sampler_state is not None:
-            loader(sampler_state)
-        self._new_loader_iterator()
-        for i in range(k):
-            try:
-                next(self.dataloader_iter)
-            except StopIteration:
-                raise RuntimeError(
-                    f"{type(self).__name__}: resuming replays {k} batches of the loader pass, but it ended after {i}; "
-                    "the dataset or sampler differs from the saved run"
-                ) from None
-        self._loader_batches = k
+        _resume.load_trainer_state(self, state)
 
 
 def _float32(out: Any) -> Any:
@@ -1038,29 +837,3 @@ def _set_batchnorm_to_eval(module: nn.Module) -> None:
         module.eval()
 
 
-def _plain_number(v: Any) -> Any:
-    if isinstance(v, torch.Tensor) and v.numel() == 1:
-        return v.item()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
-def _stateful(objs: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in objs.items() if callable(getattr(v, "state_dict", None))}
-
-
-def _module_states(objs: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v.state_dict() for k, v in _stateful(objs).items()}
-
-
-def _load_group(owner: str, name: str, objs: Mapping[str, Any], states: Mapping[str, Any]) -> None:
-    if set(objs) != set(states):
-        raise ValueError(
-            f"{owner}.load_state_dict: the state's {name} are {sorted(states)} but this trainer's are {sorted(objs)}"
-        )
-    for k, obj in objs.items():
-        try:
-            obj.load_state_dict(states[k])
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise ValueError(f"{owner}.load_state_dict: {name}[{k!r}] does not accept the saved state: {exc}") from exc
