@@ -21,6 +21,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "(on CPU-only machines, install a CPU build of torch first)"
     ) from exc
 
-from . import distances, losses, miners, reducers, regularizers, samplers
+from . import distances, losses, miners, reducers, regularizers, samplers, trainers
 
-__all__ = ["distances", "losses", "miners", "reducers", "regularizers", "samplers"]
+__all__ = ["distances", "losses", "miners", "reducers", "regularizers", "samplers", "trainers"]

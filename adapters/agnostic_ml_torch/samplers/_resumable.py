@@ -48,6 +48,9 @@ class ResumableSampler(Sampler):
     :meth:`_after_base_seed` (draws made once per base seed) and the ``_extra_state`` pair.
     """
 
+    #: Whether iteration yields whole batches (lists of indices, for ``DataLoader(batch_sampler=...)``).
+    yields_batches = False
+
     #: ``kind`` recorded in the state, so a state only loads into the same sampler class.
     _kind = "sampler"
 

@@ -58,6 +58,8 @@ class HierarchicalSampler(ResumableSampler):
     (8, 2)
     """
 
+    yields_batches = True  # iteration yields whole batches: ``DataLoader(batch_sampler=...)``
+
     _kind = "HierarchicalSampler"
 
     def __init__(

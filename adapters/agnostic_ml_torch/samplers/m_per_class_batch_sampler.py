@@ -32,6 +32,8 @@ class MPerClassBatchSampler(MPerClassSampler):
     True
     """
 
+    yields_batches = True  # iteration yields whole batches: ``DataLoader(batch_sampler=...)``
+
     _kind = "MPerClassBatchSampler"
 
     def __init__(
