@@ -226,6 +226,8 @@ class FaissKNN:
     gpus : list of int, optional
         Put the index on these GPUs when faiss has GPU support.
 
+    Notes
+    -----
     Called as ``(query, k, reference=None, ref_includes_query=False)``: ``reference`` rows
     are added to the index, then the ``k`` nearest are searched (``k + 1`` with the query's
     own row removed when ``ref_includes_query``). Results are tensors on the query's device.
@@ -422,6 +424,8 @@ class InferenceModel:
     dtype : torch.dtype, optional
         Cast inputs to it.
 
+    Notes
+    -----
     Inputs (``train_knn``, ``get_nearest_neighbors``, ...) are a tensor, a list of tensors or,
     for ``train_knn`` / ``add_to_knn``, a ``Dataset`` whose items are ``(input, label)``
     tuples, inputs, or ``{"data": input, ...}`` dicts.

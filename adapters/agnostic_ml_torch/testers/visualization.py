@@ -61,6 +61,8 @@ class AutoVisualizer:
     tsne_iterations : int
         t-SNE optimisation steps (scikit-learn's ``max_iter``, at least 250; its default is 1000).
 
+    Notes
+    -----
     ``last_method`` is the method the last call used (``"UMAP"``, ``"TSNE"``, ``"PCA"``, or
     ``"identity"`` for embeddings that already have at most two dimensions).
     """
