@@ -240,6 +240,11 @@ def test_reference_set_of_seed_004_maps_onto_splits_to_eval() -> None:
         assert {k: today[k]["precision_at_1_level0"] for k in today} == {k: out[k]["precision_at_1_level0"] for k in out}
     with pytest.raises(ValueError, match="reference_set"):
         _tester(reference_set="compared_to_everything")
+    with pytest.warns(FutureWarning):  # 0.9's first positional argument
+        positional = testers.GlobalEmbeddingSpaceTester("compared_to_sets_combined", dataloader_num_workers=0)
+    assert positional.reference_set == "compared_to_sets_combined" and positional.normalize_embeddings is True
+    with pytest.raises(TypeError, match="normalize_embeddings"):
+        testers.GlobalEmbeddingSpaceTester("yes")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         with pytest.raises(ValueError, match="'train' split"):

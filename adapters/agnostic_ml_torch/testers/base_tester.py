@@ -147,6 +147,10 @@ class BaseTester:
             if name in _MOVED:
                 raise TypeError(f"{type(self).__name__}: the 0.9-era argument {name!r} moved: {_MOVED[name]}")
             raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument {name!r}")
+        if isinstance(normalize_embeddings, str):  # 0.9-era: reference_set was the first positional argument
+            if normalize_embeddings not in REFERENCE_SETS or reference_set is not None:
+                raise TypeError(f"normalize_embeddings must be a bool, got {normalize_embeddings!r}")
+            normalize_embeddings, reference_set = True, normalize_embeddings
         self.normalize_embeddings = bool(normalize_embeddings)
         if pca is not None and pca is not False and (isinstance(pca, bool) or int(pca) < 1):
             raise ValueError(f"pca must be None or a positive number of dimensions, got {pca!r}")
