@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import logging
 import os
 
 import numpy as np
@@ -402,7 +403,13 @@ def test_failed_csv_write_keeps_the_previous_file(tmp_path, monkeypatch) -> None
 
 
 def test_get_record_keeper_tensorboard_when_available(tmp_path, caplog) -> None:
-    rk, writer, tb = logging_presets.get_record_keeper(tmp_path / "csv", tmp_path / "tb", global_db_path="x.db")
+    # other tests quieten the "PML" logger (tests/pml sets it to ERROR): listen to it directly
+    caplog.set_level(logging.WARNING, logger=c_f.LOGGER.name)
+    c_f.LOGGER.addHandler(caplog.handler)
+    try:
+        rk, writer, tb = logging_presets.get_record_keeper(tmp_path / "csv", tmp_path / "tb", global_db_path="x.db")
+    finally:
+        c_f.LOGGER.removeHandler(caplog.handler)
     assert writer.folder == tmp_path / "csv" and (tmp_path / "csv").is_dir()
     try:
         import torch.utils.tensorboard  # noqa: F401
@@ -446,3 +453,18 @@ def test_save_and_load_model_strip_module_prefix(tmp_path) -> None:
 
 class Unsafe:
     pass
+
+
+def test_module_dicts_and_objects_without_state(tmp_path) -> None:
+    from agnostic_ml import miners as core_miners
+
+    trainer, hooks, tester, folder = _setup(tmp_path)
+    trainer.models = torch.nn.ModuleDict(trainer.models)  # a ModuleDict works like a dict
+    trainer.mining_funcs = {"tuple_miner": core_miners.BatchHardMiner()}  # a core miner: no state_dict, not saved
+    hooks.save_models(trainer, folder, 1)
+    names = sorted(os.listdir(folder))
+    assert "trunk_1.pth" in names and "embedder_1.pth" in names and not any(n.startswith("tuple_miner") for n in names)
+    fresh = TinyTrainer(_train_data(), seed=3)
+    fresh.models = torch.nn.ModuleDict(fresh.models)
+    assert hooks.load_latest_saved_models(fresh, folder) == 2
+    assert _same(_weights(fresh), _weights(trainer))

@@ -61,8 +61,13 @@ TRAINER_STATE = "trainer_state"
 
 
 def _objects(trainer: Any, name: str) -> dict[str, Any]:
+    """``trainer.<name>`` as a dict (a dict or an ``nn.ModuleDict``; missing or None: empty)."""
     d = getattr(trainer, name, None)
-    return dict(d) if isinstance(d, Mapping) else {}
+    return dict(d.items()) if callable(getattr(d, "items", None)) else {}
+
+
+def _saveable(obj: Any) -> bool:
+    return callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict", None))
 
 
 def _has_state(trainer: Any) -> bool:
@@ -213,7 +218,7 @@ class HookContainer:
         """``(file key, object)`` in writing order: everything else first, the trunk last."""
         items: list[tuple[str, Any]] = []
         for attr in reversed(self.saveable_trainer_objects):  # mining_funcs ... models
-            items.extend(_objects(trainer, attr).items())
+            items.extend((k, v) for k, v in _objects(trainer, attr).items() if _saveable(v))
         models = _objects(trainer, "models")
         last = "trunk" if "trunk" in models else (next(iter(models)) if models else None)
         if last is not None:
