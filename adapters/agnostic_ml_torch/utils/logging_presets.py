@@ -20,7 +20,8 @@ Checkpoints
 -----------
 Files keep PML's names, ``<model_folder>/<key>_<epoch>.pth`` for the latest and
 ``<key>_best<epoch>.pth`` for the best epoch, one per entry of the trainer's ``models``,
-``optimizers``, ``lr_schedulers``, ``loss_funcs`` and ``mining_funcs`` (plain state dicts:
+``optimizers``, ``lr_schedulers``, ``loss_funcs`` and ``mining_funcs`` that has a
+``state_dict`` (a core object without one, e.g. a plain ``agnostic_ml`` miner, is skipped) (plain state dicts:
 ``torch.load(..., weights_only=True)`` reads them, and a folder PML wrote loads here). When
 the trainer has ``state_dict()`` (sampler position, RNG, loss state, ...) the latest set also
 holds ``trainer_state_<epoch>.pth``. Reliability:
