@@ -214,7 +214,8 @@ def test_pml_table_on_the_real_packages() -> None:
             r = by_name.get((short, name))
             if r is not None:  # a PML name: it must be found where we export it
                 assert r.status == "same name" and f"{mod.__name__}.{name}" in r.where, r
-    assert by_name[("utils.accuracy_calculator", "AccuracyCalculator")].where[0] == "agnostic_ml.accuracy.AccuracyCalculator"
+    # the core class, also served at PML's path by the torch adapter when it imports
+    assert "agnostic_ml.accuracy.AccuracyCalculator" in by_name[("utils.accuracy_calculator", "AccuracyCalculator")].where
     md = pml_table.render_table((rows, source, ours)) + pml_table.render_summary((rows, source, ours))
     assert md.count("| `") >= len(rows)
     assert f"of {len(rows)} PML names are here" in md

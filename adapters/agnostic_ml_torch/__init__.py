@@ -2,13 +2,16 @@
 
 The core (``agnostic_ml``) already accepts torch tensors on CPU or CUDA: miners, distances,
 tuple utilities, reducers and accuracy run on them unchanged. This package adds what only
-torch has. Today it provides PML's module layout, so that switching from
+torch has. It provides PML's module layout, so that switching from
 ``pytorch_metric_learning`` is an import change::
 
-    from agnostic_ml_torch import distances, miners, reducers, regularizers
+    from agnostic_ml_torch import distances, losses, miners, reducers, regularizers, samplers, testers, trainers
+    from agnostic_ml_torch.utils import accuracy_calculator, inference, logging_presets
 
-Losses as ``nn.Module`` shells, samplers, trainers, testers and the distributed wrappers
-come here next; they call the core math, never re-implement it.
+``testers`` (embed a dataset dict, retrieval accuracy without faiss), ``inference``
+(``InferenceModel``, ``MatchFinder``) and ``utils`` (PML's ``utils`` paths, including the
+``logging_presets`` hooks that record to CSV and checkpoint atomically) call the core math,
+never re-implement it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,17 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
         "(on CPU-only machines, install a CPU build of torch first)"
     ) from exc
 
-from . import distances, losses, miners, reducers, regularizers, samplers, trainers
+from . import distances, inference, losses, miners, reducers, regularizers, samplers, testers, trainers, utils
 
-__all__ = ["distances", "losses", "miners", "reducers", "regularizers", "samplers", "trainers"]
+__all__ = [
+    "distances",
+    "inference",
+    "losses",
+    "miners",
+    "reducers",
+    "regularizers",
+    "samplers",
+    "testers",
+    "trainers",
+    "utils",
+]
