@@ -1,11 +1,12 @@
-"""``agnostic-ml demo``: mine and evaluate on scikit-learn's bundled digits (nothing downloaded).
+"""``agnostic-ml demo``: train, or mine and evaluate, on scikit-learn's bundled digits (nothing downloaded).
 
-The demo is a sequence of *sections* that share one :class:`DemoData`: the mining section
-(:func:`mining_section`) and the retrieval-accuracy section (:func:`accuracy_section`).
-They use NumPy only, so the demo runs without torch. A training section (the torch
-adapter's losses) is meant to slot in between them as another function of
-``(args, data)``, selected by the flags :func:`add_arguments` defines; this path is then
-what ``--no-train`` keeps.
+By default the demo *trains* an embedder with the torch adapter (losses, miners, samplers,
+trainers, testers, logging hooks) and evaluates it on classes seen and unseen in training:
+that section lives in the adapter (``agnostic_ml_torch.demo``) and is found through the
+``agnostic_ml.demo`` entry point, so this package never imports torch or the adapter.
+``--no-train`` runs the torch-free demo: a sequence of *sections* that share one
+:class:`DemoData`, the mining section (:func:`mining_section`) and the retrieval-accuracy
+section (:func:`accuracy_section`), on NumPy only.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ DEMO_MINERS: tuple[tuple[str, dict[str, Any]], ...] = (
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--miner", metavar="NAME", help="mine with this miner only (default: "
+    p.add_argument("--no-train", action="store_true",
+                   help="the torch-free demo: mine and evaluate a random projection instead of training")
+    p.add_argument("--miner", metavar="NAME", help="training: the miner (default MultiSimilarityMiner, "
+                   "epsilon=0.1; 'none' for no miner); --no-train: mine with this miner only (default: "
                    + ", ".join(n for n, _ in DEMO_MINERS) + ")")
     add_param_argument(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the projection, batch and k-means (default 0)")
@@ -40,7 +44,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int, default=200,
                    help="size of the class-balanced batch to mine on (default 200)")
     p.add_argument("--quick", action="store_true",
-                   help="a smaller run (500 of the images, a batch of at most 100), for smoke tests")
+                   help="a smaller run, for smoke tests (training: a third of the images, at most 3 epochs; "
+                   "--no-train: 500 of the images, a batch of at most 100)")
+    t = p.add_argument_group("training (without --no-train; needs the [torch] extra)")
+    t.add_argument("--loss", default="TripletMarginLoss", metavar="NAME",
+                   help="loss of agnostic_ml_torch.losses to train with (default TripletMarginLoss)")
+    t.add_argument("--loss-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a loss argument (repeatable; default for TripletMarginLoss: margin=0.05)")
+    t.add_argument("--epochs", type=positive_int, default=40, help="training epochs, one pass over the training split each (default 40)")
+    t.add_argument("--device", default="cpu", help="torch device to train on (default cpu)")
+    t.add_argument("--output", default=None, metavar="DIR",
+                   help="folder for metrics.json, the CSV log, the checkpoints and the PNGs (default: a new temporary folder)")
+    t.add_argument("--plot", default="auto", choices=("auto", "tsne", "pca", "none"),
+                   help="embedding-space PNG per split: UMAP if installed, else t-SNE (auto); tsne; pca; none")
 
 
 @dataclass
@@ -130,7 +146,47 @@ def accuracy_section(args: argparse.Namespace, data: DemoData, embeddings: list[
     print(table(headers, [[m, *(fmt(r[m]) for r in results)] for m in metric_names]))
 
 
+def training_section() -> Any:
+    """The adapter's training demo (``run(args)``) registered under the ``agnostic_ml.demo`` entry point, or None."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="agnostic_ml.demo"):
+        if ep.name == "train":
+            try:
+                return ep.load()
+            except ImportError:  # the [torch] extra is not installed
+                return None
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.param and not args.miner:
+        raise CLIError("--param needs --miner")
+    if not args.no_train:
+        train = training_section()
+        if train is None:
+            raise CLIError(
+                "the training demo needs torch: pip install 'agnostic-ml[torch]' "
+                "(or run 'agnostic-ml demo --no-train', which mines and evaluates without torch)"
+            )
+        if args.output is not None:  # check the output folder before training, not after
+            from pathlib import Path
+
+            from .._io import check_writable
+
+            out = Path(args.output)
+            if out.exists() and not out.is_dir():
+                raise CLIError(f"--output: {str(out)!r} is a file, not a folder")
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                check_writable(out / "metrics.json", what="--output")
+            except OSError as exc:
+                raise CLIError(str(exc)) from None
+        return train(args)
+    return run_no_train(args)
+
+
+def run_no_train(args: argparse.Namespace) -> int:
     from ..datasets import pca_projection
 
     if args.param and not args.miner:

@@ -380,7 +380,7 @@ def test_evaluate_errors_exit_2(tmp_path, capsys):
 
 
 def test_demo_runs_on_bundled_digits(capsys):
-    code, out, err = _run(capsys, ["demo", "--quick"])
+    code, out, err = _run(capsys, ["demo", "--no-train", "--quick"])
     assert code == 0, err
     assert "1797 images" in out
     for name in ("MultiSimilarityMiner", "TripletMarginMiner", "BatchHardMiner"):
@@ -395,12 +395,12 @@ def test_demo_runs_on_bundled_digits(capsys):
 
 
 def test_demo_with_one_miner_and_params(capsys):
-    code, out, err = _run(capsys, ["demo", "--quick", "--miner", "PairMarginMiner", "--param", "pos_margin=0.1",
+    code, out, err = _run(capsys, ["demo", "--no-train", "--quick", "--miner", "PairMarginMiner", "--param", "pos_margin=0.1",
                                    "--batch-size", "60", "--dim", "8"])
     assert code == 0, err
     assert "PairMarginMiner(pos_margin=0.1)" in out
     assert "MultiSimilarityMiner" not in out
-    _assert_error(capsys, ["demo", "--dim", "65"], "at most 64")
+    _assert_error(capsys, ["demo", "--no-train", "--dim", "65"], "at most 64")
     _assert_error(capsys, ["demo", "--param", "epsilon=1"], "--param needs --miner")
 
 
