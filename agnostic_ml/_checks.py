@@ -76,25 +76,36 @@ def prepare_batch(
     ref_labels: Any = None,
     *,
     labels_required: bool = True,
+    distance: Any = None,
 ) -> Batch:
     """Validate a (embeddings, labels, ref_emb, ref_labels) call.
 
     Returns a :class:`Batch` ``(xp, device, embeddings, labels, ref_emb, ref_labels,
     has_ref)`` where ``ref_emb``/``ref_labels`` default to the batch and ``has_ref`` tells
     whether a separate reference set was given (PML's self-pair rule: only without one is
-    the diagonal excluded).
+    the diagonal excluded). With ``distance``, its ``check_shapes(embeddings, ref_emb)``
+    decides which embedding shapes are acceptable (PML's hook: a custom distance may take,
+    say, 3-D embeddings); otherwise they must be 2-D floating arrays of equal width.
     """
     check_ref_pair(ref_emb, ref_labels)
     xp, device = namespace_and_device(embeddings)
-    check_embeddings(embeddings, "embeddings", xp=xp)
     has_ref = ref_emb is not None
+    if distance is not None:
+        if not hasattr(embeddings, "shape") or not xp.isdtype(embeddings.dtype, "real floating"):
+            raise TypeError(f"embeddings must be a real floating array, got {getattr(embeddings, 'dtype', type(embeddings).__name__)}")
+        if has_ref:
+            namespace_and_device(embeddings, ref_emb)
+        distance.check_shapes(embeddings, ref_emb)
+    else:
+        check_embeddings(embeddings, "embeddings", xp=xp)
     if has_ref:
         xr, _ = namespace_and_device(embeddings, ref_emb)
-        check_embeddings(ref_emb, "ref_emb", xp=xr)
-        if ref_emb.shape[1] != embeddings.shape[1]:
-            raise ValueError(
-                f"ref_emb has {ref_emb.shape[1]} features but embeddings have {embeddings.shape[1]}"
-            )
+        if distance is None:
+            check_embeddings(ref_emb, "ref_emb", xp=xr)
+            if ref_emb.shape[1] != embeddings.shape[1]:
+                raise ValueError(
+                    f"ref_emb has {ref_emb.shape[1]} features but embeddings have {embeddings.shape[1]}"
+                )
         if not same_device(namespace_and_device(ref_emb)[1], device):
             raise ValueError(f"ref_emb is on device {namespace_and_device(ref_emb)[1]}, embeddings on {device}")
     if labels is None:

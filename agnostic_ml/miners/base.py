@@ -97,7 +97,7 @@ class BaseMiner(RecordsStats):
     ) -> tuple[Array, ...]:
         if self.builds_own_reference:
             refuse_ref_args(self, ref_emb, ref_labels)
-        batch = prepare_batch(embeddings, labels, ref_emb, ref_labels)
+        batch = prepare_batch(embeddings, labels, ref_emb, ref_labels, distance=self.distance)
         self.stats = {}
         with no_grad(batch.xp):
             out = self.mine(batch.embeddings, batch.labels, batch.ref_emb, batch.ref_labels)

@@ -26,8 +26,9 @@ class PairMarginMiner(BaseMiner):
     Parameters
     ----------
     pos_margin, neg_margin : float, default 0.2, 0.8
-        Finite numbers. With a (non-inverted) distance they must be >= 0: a negative
-        margin on a distance selects every positive pair or no negative pair.
+        Finite numbers; negative values are legal (as in PML): on a distance, a negative
+        ``pos_margin`` selects every positive pair and a negative ``neg_margin`` none of
+        the negative pairs.
     collect_stats : bool, default False
         Record ``pos_pair_dist`` / ``neg_pair_dist``: the mean value over *all* positive /
         negative pairs before filtering (0 when there are none), as 0-D arrays.
@@ -52,9 +53,10 @@ class PairMarginMiner(BaseMiner):
         distance: BaseDistance | None = None,
     ) -> None:
         super().__init__(collect_stats=collect_stats, distance=distance)
-        nonneg = not self.distance.is_inverted
-        self.pos_margin = check_real(pos_margin, "pos_margin", nonnegative=nonneg)
-        self.neg_margin = check_real(neg_margin, "neg_margin", nonnegative=nonneg)
+        # Negative margins are legal, as in PML: on a distance, pos_margin < 0 selects every
+        # positive pair and neg_margin < 0 no negative pair.
+        self.pos_margin = check_real(pos_margin, "pos_margin")
+        self.neg_margin = check_real(neg_margin, "neg_margin")
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, ...]:
         xp, device = namespace_and_device(embeddings)

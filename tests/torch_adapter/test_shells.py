@@ -202,3 +202,28 @@ def test_user_subclass_of_core_class_gets_a_generated_shell():
 def test_core_stays_plain_python():
     m = core_miners.BatchHardMiner()
     assert not any(c.__module__.startswith("torch") for c in type(m).__mro__)
+
+
+def test_custom_distance_check_shapes_is_honoured_by_miners_and_losses():
+    """A distance that overrides check_shapes to take 3-D embeddings (mean over the middle
+    axis) works in a miner and a loss, as in PML (found by running PML's own code)."""
+    from agnostic_ml_torch import losses
+
+    class MeanOfViews(distances.LpDistance):
+        def check_shapes(self, query_emb, ref_emb=None):
+            if query_emb.ndim != 3:
+                raise ValueError("expects (batch, views, features)")
+
+        def forward(self, query_emb, ref_emb=None):
+            self.check_shapes(query_emb, ref_emb)
+            plain = distances.LpDistance()
+            return plain(query_emb.mean(dim=1), None if ref_emb is None else ref_emb.mean(dim=1))
+
+    x3 = X[:, None, :].repeat(1, 2, 1)
+    miner = miners.BatchHardMiner(distance=MeanOfViews())
+    a, p, n = miner(x3, Y)
+    assert all(torch.equal(u, v) for u, v in zip((a, p, n), miners.BatchHardMiner()(X, Y)))
+    loss = losses.TripletMarginLoss(distance=MeanOfViews())
+    assert torch.allclose(loss(x3, Y), losses.TripletMarginLoss()(X, Y))
+    with pytest.raises(ValueError, match="views"):
+        miner(X, Y)
