@@ -176,6 +176,9 @@ def test_new_components_attribute_their_tests() -> None:
         "tests/torch_adapter/test_shells.py::t": "Torch adapter shells",
         "tests/torch_adapter/test_check_loss.py::t": "Testing kit",  # the kit's loss checks, not the losses
         "tests/core/test_legacy_miners.py::t[numpy]": "Miners",
+        "tests/core/test_miner_contract.py::t[numpy]": "Miners",
+        "tests/property/test_miner_contract_properties.py::t[numpy]": "Miners",
+        "tests/core/test_cli_check_miner.py::t": "Command line",
     }
     got = {nodeid: backend_table.component_of(nodeid) for nodeid in expected}
     assert got == expected

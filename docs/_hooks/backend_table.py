@@ -29,7 +29,7 @@ RECORD_ENV = "AGNOSTIC_ML_BACKEND_RECORD"  # os.pathsep-separated list of record
 COMPONENTS: list[tuple[str, str | None, str]] = [
     ("Distances", "api/distances.md", r"test_distance"),
     ("Tuple utilities", "api/tuples.md", r"test_tuples"),
-    ("Miners", "api/miners.md", r"miners"),
+    ("Miners", "api/miners.md", r"miners|miner_contract"),
     ("Reducers", "api/reducers.md", r"test_reducer"),
     ("Regularizers", "api/regularizers.md", r"regularizer"),
     # the adapter's loss tests (not the testing kit's check_loss tests) and the core formulas
