@@ -12,9 +12,11 @@ What is recorded, per test node id: its backend and its outcome (``passed``, ``f
 ``skipped`` with the skip reason). The backend is read from the test's parameters, not
 from its name: the value of a parametrised fixture or argument called ``backend`` (or
 starting with ``backend``), given as a backend name or an object with a ``name``
-attribute (the backend fixture's ``Backend``). A test module that imports ``dask`` and has
-no backend parameter is recorded as backend ``dask``. Tests without a backend are
-recorded with ``backend: null``. The list of backends in the record is the set of values
+attribute (the backend fixture's ``Backend``). A test without a backend parameter is
+recorded as backend ``dask`` when its module imports ``dask``, and as ``torch`` (torch on
+the CPU) when its module imports the torch adapter (``agnostic_ml_torch`` or a name from
+it): the adapter's tests run on CPU tensors; a test that runs the adapter on another device
+must say so with a backend parameter. Other tests are recorded with ``backend: null``. The list of backends in the record is the set of values
 the backend parameters took at collection time: the test suite's own backend list,
 whatever module defines it.
 """
@@ -66,10 +68,23 @@ def backend_of(item: pytest.Item) -> str | None:
                     return name
     module = getattr(item, "module", None)
     if module is not None:
-        for v in vars(module).values():
-            if isinstance(v, types.ModuleType) and v.__name__.split(".")[0] == "dask":
-                return "dask"
+        values = list(vars(module).values())
+        if any(_from_package(v, "dask", modules_only=True) for v in values):
+            return "dask"
+        if any(_from_package(v, "agnostic_ml_torch") for v in values):
+            return "torch"
     return None
+
+
+def _from_package(value: Any, package: str, *, modules_only: bool = False) -> bool:
+    """Whether ``value`` (a module-level name of a test module) was imported from ``package``."""
+    if isinstance(value, types.ModuleType):
+        name = value.__name__
+    elif modules_only or not (isinstance(value, type) or callable(value)):
+        return False
+    else:
+        name = getattr(value, "__module__", None) or ""
+    return name.split(".")[0] == package
 
 
 def pytest_configure(config: pytest.Config) -> None:

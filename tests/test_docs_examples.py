@@ -8,6 +8,11 @@ visibly, when torch is not installed. A block opts out only with a marker line n
 reason::
 
     # docs-test: skip (reads pairs.npz written by the shell command above)
+
+A block that is a script for the reader to save (to run it with ``torchrun``, say) is
+written to that file in the working directory instead of being run; a later block runs it::
+
+    # docs-test: save as ddp_example.py
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$")
 SKIP_MARKER = re.compile(r"^\s*#\s*docs-test:\s*skip\b(?P<rest>.*)$", re.M)
+SAVE_MARKER = re.compile(r"^\s*#\s*docs-test:\s*save as\s+(?P<name>[\w.-]+)\s*$", re.M)
 TORCH_USE = re.compile(r"^\s*(import torch\b|from torch\b|import agnostic_ml_torch\b|from agnostic_ml_torch\b)", re.M)
 
 
@@ -33,6 +39,7 @@ class Block:
     line: int  # 1-based line of the first code line
     code: str
     skip_reason: str | None = None
+    save_as: str | None = None  # a file name: the block is written there, not run
 
     @property
     def needs_torch(self) -> bool:
@@ -64,7 +71,8 @@ def python_blocks(text: str, page: str) -> list[Block]:
                 reason = rest.strip("():- ").strip()
                 if not reason:
                     raise ValueError(f"{page}:{i + 1}: a docs-test skip marker must give a reason, e.g. '# docs-test: skip (why)'")
-            blocks.append(Block(page, i + 2, code, reason))
+            save = SAVE_MARKER.search(code)
+            blocks.append(Block(page, i + 2, code, reason, save.group("name") if save else None))
         i = j + 1
     return blocks
 
@@ -107,6 +115,9 @@ def test_page_examples_run(page: str, blocks: list[Block], tmp_path: Path, monke
         if block.needs_torch and not HAS_TORCH:
             skipped.append(f"{where} (needs torch, which is not installed)")
             continue
+        if block.save_as is not None:
+            (tmp_path / block.save_as).write_text(block.code, encoding="utf-8")
+            continue
         before = set(namespace)
         # Pad with newlines so that tracebacks give the line numbers of the Markdown file.
         code = compile("\n" * (block.line - 1) + block.code, os.path.join(str(ROOT), block.page), "exec")
@@ -128,3 +139,5 @@ def test_extractor_finds_blocks_and_requires_a_skip_reason() -> None:
     with pytest.raises(ValueError, match="must give a reason"):
         python_blocks("```python\n# docs-test: skip\nopen('x')\n```\n", "t.md")
     assert python_blocks("```python\nimport torch\n```\n", "t.md")[0].needs_torch
+    saved = python_blocks("```python\n# docs-test: save as run_me.py\nprint(1)\n```\n", "t.md")[0]
+    assert saved.save_as == "run_me.py" and saved.skip_reason is None

@@ -25,6 +25,8 @@ for _p in (str(HOOKS), str(ROOT / "benchmarks")):
 
 backend_table = importlib.import_module("backend_table")
 pml_table = importlib.import_module("pml_table")
+state_table = importlib.import_module("state_table")
+loss_catalogue_table = importlib.import_module("loss_catalogue_table")
 
 
 # ------------------------------------------------------------------------------------------
@@ -125,6 +127,61 @@ def test_backend_record_plugin_end_to_end(tmp_path: Path) -> None:
     md = backend_table.render([rec])
     row = next(ln for ln in md.splitlines() if "Distances" in ln)
     assert "tested (2)" in row and "skipped (no GPU)" in row and "**failed** (1 of 1)" in row
+
+
+def _record_backends_module() -> types.ModuleType:
+    sys.path.insert(0, str(ROOT / "tests"))
+    try:
+        return importlib.import_module("_record_backends")
+    finally:
+        sys.path.remove(str(ROOT / "tests"))
+
+
+def test_backend_of_reads_backend_parameters_and_the_torch_adapter_import() -> None:
+    rb = _record_backends_module()
+
+    def item(params: dict | None = None, **module_vars: object) -> types.SimpleNamespace:
+        module = types.ModuleType("test_fake")
+        for k, v in module_vars.items():
+            setattr(module, k, v)
+        callspec = types.SimpleNamespace(params=params) if params is not None else None
+        return types.SimpleNamespace(callspec=callspec, module=module)
+
+    adapter_losses = types.ModuleType("agnostic_ml_torch.losses")
+    sampler_cls = type("MPerClassSampler", (), {"__module__": "agnostic_ml_torch.samplers.m_per_class_sampler"})
+    assert rb.backend_of(item({"backend_name": "array_api_strict", "case": "x"})) == "array_api_strict"
+    assert rb.backend_of(item({"case": "x"}, losses=adapter_losses)) == "torch"  # adapter tests: torch CPU
+    assert rb.backend_of(item(None, MPerClassSampler=sampler_cls)) == "torch"  # a name imported from it
+    # a backend parameter wins over the module's imports (the core losses on other backends)
+    assert rb.backend_of(item({"backend_name": "numpy"}, losses=adapter_losses)) == "numpy"
+    assert rb.backend_of(item(None, dask=types.ModuleType("dask"))) == "dask"
+    assert rb.backend_of(item(None, np=types.ModuleType("numpy"), f=len)) is None
+
+
+def test_new_components_attribute_their_tests() -> None:
+    expected = {
+        "tests/core/test_regularizers.py::t[numpy]": "Regularizers",
+        "tests/torch_adapter/test_regularizers_vs_pml.py::t": "Regularizers",
+        "tests/torch_adapter/test_losses_contract.py::test_core_loss_same_value_on_other_backends[a-numpy]": "Losses",
+        "tests/torch_adapter/test_losses_vs_pml.py::t": "Losses",
+        "tests/torch_adapter/test_classification_losses.py::t": "Losses",
+        "tests/torch_adapter/test_loss_wrappers.py::t": "Losses",
+        "tests/torch_adapter/test_triplet_margin_loss.py::t": "Losses",
+        "tests/core/test_pair_loss_math.py::t[numpy]": "Losses",
+        "tests/torch_adapter/test_samplers.py::t": "Samplers",
+        "tests/pml/test_samplers_vs_pml.py::t": "Samplers",
+        "tests/torch_adapter/test_distributed.py::t": "Distributed",
+        "tests/torch_adapter/test_distance_gradcheck.py::t": "Distances",
+        "tests/torch_adapter/test_reducer_gradcheck.py::t": "Reducers",
+        "tests/torch_adapter/test_shells.py::t": "Torch adapter shells",
+        "tests/torch_adapter/test_check_loss.py::t": "Testing kit",  # the kit's loss checks, not the losses
+        "tests/core/test_legacy_miners.py::t[numpy]": "Miners",
+        "tests/core/test_miner_contract.py::t[numpy]": "Miners",
+        "tests/property/test_miner_contract_properties.py::t[numpy]": "Miners",
+        "tests/core/test_cli_check_miner.py::t": "Command line",
+    }
+    got = {nodeid: backend_table.component_of(nodeid) for nodeid in expected}
+    assert got == expected
 
 
 def test_backend_record_is_off_without_the_option() -> None:
@@ -243,7 +300,55 @@ def test_every_marker_in_the_pages_has_a_generator() -> None:
     for page in (ROOT / "docs").rglob("*.md"):
         used |= set(re.findall(r"^<!-- generated: ([a-z0-9-]+) -->", page.read_text(), re.M))
     assert used and used <= set(generate.GENERATORS)
-    assert {"pml-names", "backend-table", "bench-miners-scaling"} <= used
+    assert {"pml-names", "backend-table", "bench-miners-scaling", "loss-parameters", "module-state",
+            "loss-capabilities", "loss-test-differences"} <= used
+
+
+# ------------------------------------------------------------------------------------------
+# state_dict tables and the loss catalogue tables
+# ------------------------------------------------------------------------------------------
+def test_state_table_covers_every_stateful_class_and_loads_pml_checkpoints() -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("pytorch_metric_learning")
+    from agnostic_ml_torch import losses, miners
+
+    found = {name for _, name in state_table.stateful_classes(losses, miners)}
+    assert {"ArcFaceLoss", "ProxyAnchorLoss", "SoftTripleLoss", "MarginLoss", "CrossBatchMemory",
+            "DynamicSoftMarginLoss", "TripletMinerWithMemory", "MinerWithBank"} <= found
+    assert found <= set(state_table.BUILDS)
+    rows, note = state_table.rows()
+    by_name = {r.name: r for r in rows}
+    arcface = by_name["ArcFaceLoss"]
+    assert [(e.key, e.kind, e.shape, e.dtype) for e in arcface.entries] == [("W", "parameter", "(5, 3)", "float32")]
+    assert arcface.learnable and arcface.pml_to_ours == arcface.ours_to_pml == "yes"
+    xbm = by_name["CrossBatchMemory"]
+    assert not xbm.learnable and {e.kind for e in xbm.entries} == {"buffer", "extra state"}
+    assert xbm.pml_to_ours == "yes" and xbm.ours_to_pml.startswith("with `strict=False`")
+    assert by_name["TripletMinerWithMemory"].pml_to_ours == "not in PML"
+    params, state = state_table.render_parameters((rows, note)), state_table.render_state((rows, note))
+    assert "`W`: parameter, (5, 3), float32" in params and "CrossBatchMemory" not in params
+    assert "`hist_`: buffer, (10,), float32" in state and "ArcFaceLoss" not in state
+
+
+def test_state_table_refuses_a_stateful_class_without_a_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    monkeypatch.delitem(state_table.BUILDS, "ProxyAnchorLoss")
+    with pytest.raises(RuntimeError, match="ProxyAnchorLoss"):
+        state_table.rows()
+
+
+def test_loss_catalogue_tables_list_every_loss() -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("pytorch_metric_learning")
+    from agnostic_ml_torch import losses
+
+    md = loss_catalogue_table.render_capabilities()
+    exported = {n for n in losses.__all__ if not n.startswith("Base") and not n.endswith("Mixin") and n != "GenericPairLoss"}
+    listed = set(re.findall(r"\[`(\w+)`\]\[agnostic_ml\.losses\.\1\]", md))
+    assert listed == exported
+    diffs = loss_catalogue_table.render_differences()
+    cases, _ = loss_catalogue_table.catalogue()
+    assert diffs.count("\n| `") == sum(1 for c in cases if c.why)
 
 
 # ------------------------------------------------------------------------------------------

@@ -8,10 +8,12 @@ torch has. It provides PML's module layout, so that switching from
     from agnostic_ml_torch import distances, losses, miners, reducers, regularizers, samplers, testers, trainers
     from agnostic_ml_torch.utils import accuracy_calculator, inference, logging_presets
 
-``testers`` (embed a dataset dict, retrieval accuracy without faiss), ``inference``
-(``InferenceModel``, ``MatchFinder``) and ``utils`` (PML's ``utils`` paths, including the
-``logging_presets`` hooks that record to CSV and checkpoint atomically) call the core math,
-never re-implement it.
+``distances``, ``miners``, ``reducers``, ``regularizers`` and ``losses`` are ``nn.Module`` shells
+generated from the core classes (``_shell.py``); ``samplers``, ``trainers``, ``testers`` (retrieval
+accuracy without faiss), ``inference`` (``InferenceModel``, ``MatchFinder``), ``distributed``
+(``DistributedLossWrapper``, ``DistributedMinerWrapper``) and ``utils`` (PML's ``utils`` paths,
+including the ``logging_presets`` hooks that record to CSV and checkpoint atomically) add what
+only torch has. The mathematics is the core's; nothing here re-implements it.
 """
 
 from __future__ import annotations

@@ -15,11 +15,13 @@ gradients are the same.
 
 **Rank order.** Gathered rows are in rank order (rank 0's rows first) on every rank, so all
 ranks see the same global batch and a CrossBatchMemory inside the wrapper holds the same
-queue on every rank (PML puts the local rows first, so queues differ across ranks: PML PR
-#642). An ``indices_tuple`` from :class:`DistributedMinerWrapper` refers to the global batch
-(a :class:`GatheredIndices`) and is used as is; any other tuple refers to the local batch, as
-a local miner's output does in PML, and is shifted to the local rows' position. Ranks may hold batches of different sizes (the
-last batch of an epoch): sizes are exchanged first and rows padded for the collective.
+queue on every rank (PML puts the local rows first, so queues differ across ranks: PML
+PR #642). An ``indices_tuple`` from :class:`DistributedMinerWrapper` refers to the global
+batch (a :class:`GatheredIndices`) and is used as is; any other tuple refers to the local
+batch, as a local miner's output does in PML, and is shifted to the local rows' position.
+
+**Uneven shares.** Ranks may hold batches of different sizes (the last batch of an epoch):
+sizes are exchanged first and rows padded for the collective.
 
 ``efficient=True``: anchors are the local rows, the reference set is the global batch; with no
 ``indices_tuple`` all pairs are used without each row's pair with itself. Its gradients are,
@@ -53,7 +55,13 @@ __all__ = [
 
 
 def is_distributed() -> bool:
-    """Whether a ``torch.distributed`` process group is initialised."""
+    """Whether a ``torch.distributed`` process group is initialised.
+
+    Examples
+    --------
+    >>> is_distributed(), world_size()  # not in a process group
+    (False, 1)
+    """
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
@@ -68,6 +76,19 @@ def all_gather(x: torch.Tensor) -> tuple[torch.Tensor, int]:
     Ranks may pass different numbers of rows (the sizes are gathered first and the rows
     padded for the collective). The result carries no gradient except for the local rows,
     which are the caller's own tensor (spliced in, so autograd reaches them).
+
+    PML's ``all_gather`` returns the *other* ranks' rows (and ``None`` with one process);
+    this one returns all rows in rank order and the local offset.
+
+    Examples
+    --------
+    Outside a process group (or with one process) it is the identity:
+
+    >>> import torch
+    >>> x = torch.ones(2, 3, requires_grad=True)
+    >>> gathered, offset = all_gather(x)
+    >>> gathered is x, offset
+    (True, 0)
     """
     ws = world_size()
     if ws <= 1:
@@ -90,7 +111,18 @@ def all_gather(x: torch.Tensor) -> tuple[torch.Tensor, int]:
 
 
 def gather(emb: torch.Tensor, labels: Any) -> tuple[torch.Tensor, Any, Any, int]:
-    """Gathered ``(embeddings, labels)`` (labels moved to the embeddings' device), the local labels and offset."""
+    """Gathered ``(embeddings, labels)`` (labels moved to the embeddings' device), the local labels and offset.
+
+    PML's ``gather`` returns ``(all_emb, all_labels, labels)`` with the local rows first;
+    here the rows are in rank order and the fourth value says where the local ones are.
+
+    Examples
+    --------
+    >>> import torch
+    >>> all_emb, all_labels, labels, offset = gather(torch.zeros(3, 2), [0, 1, 1])
+    >>> tuple(all_emb.shape), all_labels.tolist(), offset
+    ((3, 2), [0, 1, 1], 0)
+    """
     if labels is not None:
         labels = torch.as_tensor(labels, device=emb.device)
     all_emb, offset = all_gather(emb)
@@ -112,6 +144,13 @@ class GatheredIndices(tuple):
     :class:`DistributedMinerWrapper` returns one; :class:`DistributedLossWrapper` passes it
     through unchanged, while a plain tuple (a local miner's output) is shifted to the local
     rows' position in the global batch.
+
+    Examples
+    --------
+    >>> import torch
+    >>> t = GatheredIndices((torch.tensor([0]), torch.tensor([1]), torch.tensor([2])))
+    >>> isinstance(t, tuple), len(t)
+    (True, 3)
     """
 
 
@@ -146,6 +185,33 @@ class DistributedLossWrapper(nn.Module):
     ``forward(embeddings, labels=None, indices_tuple=None, ref_emb=None, ref_labels=None,
     enqueue_mask=None)``; ``enqueue_mask`` only with a ``CrossBatchMemory`` (which takes no
     ``ref_emb`` and no ``efficient=True``, as in PML).
+
+    Parameters
+    ----------
+    loss : BaseMetricLossFunction or CrossBatchMemory
+        The loss to compute on the gathered batch (``TypeError`` otherwise).
+    efficient : bool, default False
+        ``False``: every rank computes the loss of the whole global batch (value: that loss;
+        gradient scaled by the world size, so that DDP's average is the single-process
+        gradient). ``True``: local anchors against the global batch as reference set.
+
+    Examples
+    --------
+    Outside a process group the wrapper warns and returns the plain loss (a 2-process run is
+    shown on the torch adapter page of the documentation):
+
+    >>> import warnings
+    >>> import torch
+    >>> from agnostic_ml_torch import losses
+    >>> loss = DistributedLossWrapper(losses.ContrastiveLoss())
+    >>> emb, labels = torch.eye(4), torch.tensor([0, 0, 1, 1])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     value = loss(emb, labels)
+    >>> print(caught[0].message)
+    DistributedLossWrapper is used outside a torch.distributed process group; computing it locally
+    >>> bool(value == losses.ContrastiveLoss()(emb, labels))
+    True
     """
 
     def __init__(self, loss: Any, efficient: bool = False) -> None:
@@ -205,6 +271,25 @@ class DistributedMinerWrapper(nn.Module):
     global batch (rank order), to pass to a ``DistributedLossWrapper(efficient=False)``;
     ``efficient=True``: local anchors against the global batch, self pairs removed.
     Outside a process group it mines locally (PML fails there).
+
+    Parameters
+    ----------
+    miner : BaseMiner
+        Any miner (``TypeError`` otherwise).
+    efficient : bool, default False
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import torch
+    >>> from agnostic_ml_torch import miners
+    >>> miner = DistributedMinerWrapper(miners.BatchHardMiner())
+    >>> emb, labels = torch.eye(4), torch.tensor([0, 0, 1, 1])
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # "used outside a torch.distributed process group"
+    ...     a, p, n = miner(emb, labels)
+    >>> a.tolist(), p.tolist()
+    ([0, 1, 2, 3], [1, 0, 3, 2])
     """
 
     def __init__(self, miner: Any, efficient: bool = False) -> None:

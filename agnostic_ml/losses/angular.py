@@ -34,6 +34,8 @@ def angular_losses(anchors: Array, refs: Array, a: Array, p: Array, neg_mask: Ar
     alpha up to ~65 degrees in float32 (~81 in float64). Beyond that, the direct P x M
     form is used.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> x = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
     >>> mask = np.array([[False, False, True], [False, False, True], [True, True, False]])

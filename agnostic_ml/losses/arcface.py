@@ -21,6 +21,8 @@ def arcface_target(angles: Array, margin: float) -> Array:
     The continuation keeps the logit monotonically decreasing in ``theta`` (``margin`` in
     radians, ``angles = acos(clip(cos, -1, 1))``), as PML.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> arcface_target(np.array([0.0, 3.0]), 0.5).round(4).tolist()
     [0.8776, -1.2297]
@@ -46,6 +48,8 @@ def subcenter_outliers(
     ``(num_classes,)`` dominant sub-centre index of each class (0 for a class without
     samples). O(N * num_classes * sub_centers) memory, no loop over classes.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> cos = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.3]])  # one class, two sub-centres
     >>> mask, dom = subcenter_outliers(cos, np.array([0, 0, 0]), 1, 2, 0.5)
@@ -85,6 +89,8 @@ class ArcFaceLoss(LargeMarginSoftmaxLoss):
     **kwargs
         As :class:`LargeMarginSoftmaxLoss`.
 
+    Notes
+    -----
     With ``scale=64`` the logits reach 64: the cross-entropy is computed in float32 or
     wider, so bfloat16/float16 autocast does not overflow. ``W`` is never cast in place.
 

@@ -74,9 +74,34 @@ class BaseMetricLossFunction(RecordsStats):
     collect_stats : bool, default False
         Record statistics of each call in ``self.stats`` (0-D arrays, no host sync).
 
+    Notes
+    -----
     The 0.9-era arguments ``normalize_embeddings``, ``learnable_param_names`` and
     ``num_class_per_param`` are accepted with a ``FutureWarning`` (see
     :mod:`agnostic_ml.losses._legacy`).
+
+    Examples
+    --------
+    A loss of your own implements ``compute_loss`` and returns a loss dict; the base class
+    checks the inputs, applies the regularizer and reduces. Written with the array API, it
+    runs on every backend (and, subclassing ``agnostic_ml_torch.losses.BaseMetricLossFunction``,
+    is an ``nn.Module``):
+
+    >>> import array_api_compat
+    >>> import numpy as np
+    >>> from agnostic_ml.losses import BaseMetricLossFunction
+    >>> class FarthestPositiveLoss(BaseMetricLossFunction):
+    ...     # per anchor: the distance to its farthest same-label reference
+    ...     def compute_loss(self, embeddings, labels, indices_tuple, ref_emb, ref_labels):
+    ...         xp = array_api_compat.array_namespace(embeddings)
+    ...         d = self.distance(embeddings, ref_emb)
+    ...         same = labels[:, None] == ref_labels[None, :]
+    ...         far = xp.max(xp.where(same, d, xp.zeros_like(d)), axis=1)
+    ...         rows = xp.arange(far.shape[0], dtype=xp.int64, device=array_api_compat.device(far))
+    ...         return {"loss": {"losses": far, "indices": rows, "reduction_type": "element"}}
+    >>> emb = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> round(float(FarthestPositiveLoss()(emb, [0, 0, 1, 1])), 4)
+    0.6325
     """
 
     def __init__(
@@ -262,6 +287,20 @@ class EmbeddingRegularizerMixin:
     :class:`BaseMetricLossFunction` already takes ``embedding_regularizer`` and
     ``embedding_reg_weight``; this mixin adds nothing and exists so that PML class
     hierarchies (``class MyLoss(EmbeddingRegularizerMixin, ...)``) keep importing.
+
+    Examples
+    --------
+    Every loss adds ``embedding_reg_loss = embedding_regularizer(embeddings) * embedding_reg_weight``:
+
+    >>> import numpy as np
+    >>> from agnostic_ml.losses import ContrastiveLoss
+    >>> from agnostic_ml.regularizers import LpRegularizer
+    >>> emb = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> round(float(ContrastiveLoss()(emb, [0, 0, 1, 1])), 4)
+    0.738
+    >>> loss = ContrastiveLoss(embedding_regularizer=LpRegularizer(), embedding_reg_weight=0.1)
+    >>> round(float(loss(emb, [0, 0, 1, 1])), 4)  # + 0.1 * mean norm (1)
+    0.838
     """
 
 
@@ -272,6 +311,17 @@ class WeightMixin:
     semantics; in the torch adapter it is a ``torch.nn.init`` function such as
     ``torch.nn.init.normal_``). ``None`` uses the loss's default initialisation
     (:meth:`default_weight_init`, ``"normal"`` unless a loss says otherwise).
+
+    Examples
+    --------
+    In the core the weights are NumPy arrays, so ``weight_init_func`` receives one:
+
+    >>> from agnostic_ml.losses import ProxyAnchorLoss
+    >>> loss = ProxyAnchorLoss(num_classes=2, embedding_size=3, weight_init_func=lambda w: w.fill(0.5))
+    >>> loss.proxies.tolist(), loss.proxies.dtype
+    ([[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]], dtype('float32'))
+    >>> ProxyAnchorLoss(2, 3).default_weight_init()  # PML's kaiming_normal_(mode="fan_out")
+    'kaiming_normal_fan_out'
     """
 
     def __init__(self, weight_init_func: Any = None, **kwargs: Any) -> None:
@@ -293,6 +343,18 @@ class WeightRegularizerMixin(WeightMixin):
     Adds ``weight_reg_loss = weight_regularizer(weights) * weight_reg_weight`` to the loss
     dict (an already-reduced entry), where ``weights`` are the rows of the loss's class
     weights or proxies.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from agnostic_ml.losses import NormalizedSoftmaxLoss
+    >>> from agnostic_ml.regularizers import RegularFaceRegularizer
+    >>> loss = NormalizedSoftmaxLoss(2, 2, weight_regularizer=RegularFaceRegularizer(), weight_reg_weight=0.5)
+    >>> loss.sub_loss_names()
+    ['loss', 'weight_reg_loss']
+    >>> loss.W = np.eye(2, dtype=np.float32)  # orthogonal class weights: no penalty
+    >>> float(loss.weight_regularization_loss(loss.W.T)["losses"])
+    0.0
     """
 
     def __init__(self, weight_regularizer: Any = None, weight_reg_weight: float = 1, **kwargs: Any) -> None:

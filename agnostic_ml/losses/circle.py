@@ -26,6 +26,8 @@ def circle_losses(
     gives 0. Shifted log-sum-exps in float32 at least (``gamma = 80`` cannot overflow).
     O(N*M) memory.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> mat = np.array([[1.0, 0.9, 0.1]])
     >>> pos, neg = np.array([[False, True, False]]), np.array([[False, False, True]])

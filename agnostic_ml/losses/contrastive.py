@@ -15,6 +15,8 @@ Array = Any
 def contrastive_pos_loss(pair_dist: Array, margin: float, distance: BaseDistance) -> Array:
     """Per positive pair: ``relu(d - margin)`` for a distance, ``relu(margin - s)`` for a similarity.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.distances import LpDistance
     >>> contrastive_pos_loss(np.array([0.5, 0.1]), 0.2, LpDistance()).round(4).tolist()
@@ -26,6 +28,8 @@ def contrastive_pos_loss(pair_dist: Array, margin: float, distance: BaseDistance
 def contrastive_neg_loss(pair_dist: Array, margin: float, distance: BaseDistance) -> Array:
     """Per negative pair: ``relu(margin - d)`` for a distance, ``relu(s - margin)`` for a similarity.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.distances import LpDistance
     >>> contrastive_neg_loss(np.array([0.25, 2.0]), 1.0, LpDistance()).tolist()

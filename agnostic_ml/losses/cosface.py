@@ -14,6 +14,8 @@ __all__ = ["CosFaceLoss", "cosface_target"]
 def cosface_target(cos: Array, margin: float) -> Array:
     """CosFace's target logit ``cos(theta) - m``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> cosface_target(np.array([0.9, 0.1]), 0.35).round(2).tolist()
     [0.55, -0.25]

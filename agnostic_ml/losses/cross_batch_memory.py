@@ -37,6 +37,19 @@ class CrossBatchMemory(BaseLossWrapper, RecordsStats):
     or more masked rows than the queue holds. The wrapped loss must be one of PML's tuple
     losses (:data:`agnostic_ml.losses.wrappers.TUPLE_LOSSES` or MarginLoss, or subclasses).
     ``reset_queue()`` empties it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from agnostic_ml.losses import ContrastiveLoss, CrossBatchMemory
+    >>> xbm = CrossBatchMemory(ContrastiveLoss(), embedding_size=2, memory_size=4)
+    >>> emb = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> round(float(xbm(emb[:2], [0, 1])), 4), xbm.queue_idx  # the queue held nothing before
+    (0.3675, 2)
+    >>> round(float(xbm(emb[2:], [0, 1])), 4)  # mined against the 4 queued rows
+    1.6944
+    >>> xbm.queue_idx, xbm.has_been_filled, xbm.label_memory.tolist()
+    (0, True, [0, 1, 0, 1])
     """
 
     _state_arrays = ("embedding_memory", "label_memory")

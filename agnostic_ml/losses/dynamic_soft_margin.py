@@ -23,6 +23,8 @@ def descriptor_margins(mat: Array) -> Array:
     ``d_pos - d_neg`` of length ``max(R, C)``, where entries past ``min(R, C)`` (and past a
     side's length) count as 0, as PML pads with zeros.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> descriptor_margins(np.array([[0.1, 0.9], [0.7, 0.2]])).round(4).tolist()
     [-0.6, -0.5]
@@ -55,6 +57,8 @@ def update_histogram(hist: Array, data: Array, *, min_val: float, delta: float, 
     normalised. Bin indices are clipped to the histogram (PML indexes past the end when
     ``data >= min_val + (num_bins - 1) * delta`` and raises).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> update_histogram(np.zeros(4), np.array([-1.5, 0.5]), min_val=-2.0, delta=1.0, momentum=0.5).tolist()
     [0.25, 0.25, 0.25, 0.25]
@@ -74,6 +78,8 @@ def update_histogram(hist: Array, data: Array, *, min_val: float, delta: float, 
 def weigh_by_cdf(hist: Array, data: Array, *, min_val: float, delta: float) -> Array:
     """``CDF(hist)[bin(data)] * data`` (bin indices clipped to the histogram).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> weigh_by_cdf(np.array([0.5, 0.25, 0.25]), np.array([-0.5, 0.5]), min_val=-1.0, delta=1.0).tolist()
     [-0.25, 0.375]

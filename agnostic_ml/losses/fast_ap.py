@@ -27,6 +27,8 @@ def fast_ap(
     (PML returns the zero loss when no bin counts anywhere). O(N * M) memory (PML: num_bins + 1 N x N
     tensors of kernel values).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> d = np.array([[0.0, 0.5, 3.0], [0.5, 0.0, 3.0], [3.0, 3.0, 0.0]])
     >>> pos = np.array([[0, 1, 0], [1, 0, 0], [0, 0, 0]], dtype=bool)

@@ -41,6 +41,27 @@ class GenericPairLoss(BaseMetricLossFunction):
     A tuple with no pair gives the zero loss. (PML also returns zero when there is at most
     one positive and one negative pair, ``all(len(x) <= 1)``; here one pair is a loss.)
     A pair that is both positive and negative raises ``ValueError``.
+
+    Examples
+    --------
+    A pair loss of your own: the mean distance of the positive pairs (``"pos_pair"``
+    losses are reduced over the pairs ``(a1, p)``):
+
+    >>> import numpy as np
+    >>> from agnostic_ml.losses import GenericPairLoss
+    >>> from agnostic_ml.miners import BatchHardMiner
+    >>> class PositiveDistanceLoss(GenericPairLoss):
+    ...     def __init__(self, **kwargs):
+    ...         super().__init__(mat_based_loss=False, **kwargs)
+    ...     def _compute_loss(self, pos_pair_dist, neg_pair_dist, indices_tuple):
+    ...         a1, p, _, _ = indices_tuple
+    ...         return {"loss": {"losses": pos_pair_dist, "indices": (a1, p), "reduction_type": "pos_pair"}}
+    >>> emb = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> loss = PositiveDistanceLoss()
+    >>> round(float(loss(emb, [0, 0, 1, 1])), 4)  # all positive pairs
+    0.6325
+    >>> round(float(loss(emb, [0, 1, 0, 1], BatchHardMiner()(emb, [0, 1, 0, 1]))), 4)  # triplets become pairs
+    1.4142
     """
 
     def __init__(self, mat_based_loss: bool, **kwargs: Any) -> None:

@@ -25,6 +25,8 @@ def histogram_loss(sim: Array, pos_pairs: Array, neg_pairs: Array, delta: float)
     embeddings), or just above it by rounding, falls on the last node (PML indexes past
     the end there). An empty set gives 0.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> s = np.array([[1.0, 0.5, -0.5], [0.5, 1.0, 0.9], [-0.5, 0.9, 1.0]])
     >>> pos = np.array([[0, 1, 0], [0, 0, 0], [0, 0, 0]], dtype=float)

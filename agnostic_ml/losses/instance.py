@@ -20,6 +20,8 @@ def label_ranks(labels: Array) -> Array:
     Fixed shapes (a sort, a cumulative count of new values and a ``searchsorted``), so it
     also runs where ``unique`` (a data-dependent shape) is unavailable.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> label_ranks(np.array([7, 3, 7, 9])).tolist()
     [1, 0, 1, 2]
@@ -37,6 +39,8 @@ def label_ranks(labels: Array) -> Array:
 def instance_losses(sim: Array, targets: Array, gamma: float) -> Array:
     """Per row ``i``: ``CE(gamma * sim[i, :], targets[i]) = logsumexp(gamma * sim[i]) - gamma * sim[i, t_i]``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> instance_losses(np.eye(2), np.array([0, 1]), 1.0).round(4).tolist()
     [0.3133, 0.3133]

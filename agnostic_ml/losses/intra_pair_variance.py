@@ -32,6 +32,8 @@ def intra_pair_variance_losses(pairs: Array, eps: float, incentivize_increase: b
     similarities, positive pairs use ``incentivize_increase=True`` and negative pairs
     ``False``; for distances the other way round. O(len(pairs)).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> intra_pair_variance_losses(np.array([0.2, 0.8]), 0.0, True).round(4).tolist()
     [0.09, 0.0]

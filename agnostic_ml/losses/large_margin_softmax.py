@@ -47,6 +47,8 @@ def multiple_angle_cos(cos: Array, margin: int) -> Array:
     (equation 7 of Liu et al. 2016, https://arxiv.org/abs/1612.02295). A polynomial, so
     its gradient is finite at ``c = +-1`` (``acos`` is not).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> c = np.cos(np.array([0.3, 1.0]))
     >>> bool(np.allclose(multiple_angle_cos(c, 3), np.cos(3 * np.array([0.3, 1.0]))))
@@ -73,6 +75,8 @@ def large_margin_target(cos: Array, angles: Array, margin: int) -> Array:
     ``[k pi / m, (k + 1) pi / m]``) carries no gradient; ``psi`` is monotonically decreasing
     in ``theta`` on ``[0, pi]``. ``angles = acos(clip(cos, -1, 1))``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> theta = np.array([0.2, 1.5])
     >>> large_margin_target(np.cos(theta), theta, 2).round(4).tolist()
@@ -88,6 +92,8 @@ def large_margin_target(cos: Array, angles: Array, margin: int) -> Array:
 def margin_logits(cosine: Array, labels: Array, target: Array) -> Array:
     """``cosine`` with the target class's entry of each row replaced by ``target`` (PML's ``cosine + mask * diff``).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> margin_logits(np.array([[0.5, 0.1]]), np.array([0]), np.array([0.2])).tolist()
     [[0.2, 0.1]]
@@ -118,13 +124,23 @@ class LargeMarginSoftmaxLoss(WeightRegularizerMixin, BaseMetricLossFunction):
     margin : int, default 4
         The multiplicative angular margin ``m`` (cast to int, as PML).
     scale : float, default 1
-    weight_regularizer, weight_reg_weight, weight_init_func
-        PML's: the regularizer sees ``W.T`` (one row per class).
     **kwargs
         ``distance`` (must be :class:`CosineSimilarity`, the default), ``reducer``,
         ``embedding_regularizer``, ``embedding_reg_weight``, ``collect_stats``
         (records ``avg_angle``, the mean target angle in degrees, as a 0-D array).
 
+    Other Parameters
+    ----------------
+    weight_regularizer : BaseRegularizer, optional
+        PML's ``weight_regularizer``: it sees ``W.T`` (one row per class).
+    weight_reg_weight : float, default 1
+        ``weight_reg_loss = weight_regularizer(...) * weight_reg_weight``.
+    weight_init_func : callable, optional
+        Initialises the weights in place (PML's ``weight_init_func``); default: this loss's own
+        initialisation (above).
+
+    Notes
+    -----
     Differences from PML: ``W`` is never cast in place (float64 embeddings are computed
     against an out-of-place float64 copy of the float32 weights; half-precision embeddings
     against the float32 weights, PML#309), the cross-entropy is computed in float32 or

@@ -40,6 +40,8 @@ def lifted_structure_losses(
     As in PML, "first index is ``p``" compares indices: with a separate reference set ``p``
     indexes ``ref_emb`` and ``a2_j`` the batch, so it matches the batch row with ``p``'s number.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.distances import LpDistance
     >>> tup = (np.array([0]), np.array([1]), np.array([0, 1]), np.array([2, 2]))
@@ -115,6 +117,8 @@ def generalized_lifted_structure_losses(
     over the positives / negatives of row ``i`` (``pos_mask``/``neg_mask``, (N, M)); an empty
     set contributes 0 (PML's masked log-sum-exp). O(N*M) memory.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.distances import LpDistance
     >>> mat = np.array([[0.0, 0.5, 1.2]])

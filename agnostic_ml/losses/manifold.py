@@ -30,6 +30,8 @@ def manifold_similarity(sim: Array, alpha: float) -> Array:
     ``xp.linalg.inv`` or a pure-standard Gauss-Jordan fallback
     (:func:`agnostic_ml._array_api_linalg.inv`). O(n^2) memory, O(n^3) time.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> F = manifold_similarity(np.array([[1.0, 0.0], [0.0, 1.0]]), 0.5)
     >>> F.round(4).tolist()
@@ -66,6 +68,8 @@ def manifold_losses(F: Array, n: int, meta_classes: Array, margin: float, lambda
     ``F`` and row ``n + k`` (context: whole similarity profiles). ``lambdaC = inf`` gives
     ``loss_ctx`` alone, ``lambdaC = 0`` ``loss_int`` alone.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> F = np.array([[1.0, 0.2, 0.9, 0.1], [0.2, 1.0, 0.1, 0.8], [0.9, 0.1, 1.0, 0.0], [0.1, 0.8, 0.0, 1.0]])
     >>> round(float(manifold_losses(F, 2, np.array([0, 1]), 0.0, 1.0)), 4)
@@ -127,6 +131,8 @@ class ManifoldLoss(BaseMetricLossFunction):
     **kwargs
         ``distance`` (default :class:`CosineSimilarity`), ``reducer``, ...
 
+    Notes
+    -----
     Differences from PML: PML always inverts in float32 (its ``.float()`` before
     ``torch.inverse``, a float16 workaround), losing float64 precision; here the inverse
     is taken in the working dtype (float32 for float16/bfloat16 and float32 inputs,

@@ -25,6 +25,8 @@ def margin_losses(ap: Array, an: Array, beta: Array, margin: Any, distance: Base
     For similarities the differences are flipped (``distance.margin``). ``beta`` broadcasts
     (one value, or one per triplet).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.distances import LpDistance
     >>> pos, neg = margin_losses(np.array([1.3, 0.5]), np.array([1.0, 2.0]), np.array([1.2]), 0.2, LpDistance())
@@ -49,6 +51,8 @@ def all_triplets_margin_sums(mat: Array, pos_mask: Array, neg_mask: Array, beta:
 
     O(N*M) memory (PML lists the O(N*M^2) triplets) and differentiable.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.distances import LpDistance
     >>> d = np.array([[0.0, 1.3, 1.0], [1.3, 0.0, 2.0], [1.0, 2.0, 0.0]])

@@ -22,6 +22,8 @@ def multi_similarity_losses(
     over row ``i``'s positives/negatives (boolean (N, M) masks). Shifted log-sum-exps in
     float32 at least: ``beta = 50`` cannot overflow. O(N*M) memory.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.distances import CosineSimilarity
     >>> mat = np.array([[1.0, 0.9, 0.1]])

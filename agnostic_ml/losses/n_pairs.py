@@ -19,6 +19,8 @@ def pos_pairs_with_unique_labels(indices_tuple: Any, labels: Array, *, like: Arr
     Of the positive pairs (the tuple's, or all of them), keeps for each distinct anchor
     label the first pair in order, sorted by label (``numpy.unique(..., return_index=True)``).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> [t.tolist() for t in pos_pairs_with_unique_labels(None, np.array([1, 0, 1, 0]), like=np.zeros((4, 2)))]
     [[1, 0], [3, 2]]
@@ -39,6 +41,8 @@ def pos_pairs_with_unique_labels(indices_tuple: Any, labels: Array, *, like: Arr
 def n_pairs_losses(sim: Array) -> Array:
     """Per anchor ``i``: ``logsumexp_j(sim[i, j]) - sim[i, i]`` (cross-entropy with target ``i``).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> n_pairs_losses(np.array([[1.0, 0.0], [0.0, 1.0]])).round(4).tolist()
     [0.3133, 0.3133]

@@ -24,6 +24,8 @@ def nca_losses(mat: Array, labels: Array, ref_labels: Array, softmax_scale: floa
     probability that underflows (large ``softmax_scale``, low precision) still gives its
     finite loss instead of being dropped.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> d = np.array([[0.0, 1.0, 4.0], [1.0, 0.0, 4.0], [4.0, 4.0, 0.0]])
     >>> loss, keep = nca_losses(d, np.array([0, 0, 1]), np.array([0, 0, 1]), 1.0, is_inverted=False, self_ref=True)

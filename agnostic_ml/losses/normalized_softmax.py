@@ -28,6 +28,8 @@ def normalized_softmax_logits(embeddings: Array, W: Array, temperature: float, d
     ``W`` is ``(embedding_size, num_classes)``; its columns are normalised with the
     distance's norm before the distance is taken.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.distances import DotProductSimilarity
     >>> W = np.array([[2.0, 0.0], [0.0, 3.0]])
@@ -53,11 +55,21 @@ class NormalizedSoftmaxLoss(WeightRegularizerMixin, BaseMetricLossFunction):
     ----------
     num_classes, embedding_size : int
     temperature : float, default 0.05
-    weight_regularizer, weight_reg_weight, weight_init_func
-        PML's; the regularizer sees ``W.T``.
     **kwargs
         ``distance``, ``reducer``, ``embedding_regularizer``, ... (:class:`BaseMetricLossFunction`).
 
+    Other Parameters
+    ----------------
+    weight_regularizer : BaseRegularizer, optional
+        PML's ``weight_regularizer``: it sees ``W.T``.
+    weight_reg_weight : float, default 1
+        ``weight_reg_loss = weight_regularizer(...) * weight_reg_weight``.
+    weight_init_func : callable, optional
+        Initialises the weights in place (PML's ``weight_init_func``); default: this loss's own
+        initialisation (above).
+
+    Notes
+    -----
     Differences from PML: ``W`` is never cast in place (PML#309), the cross-entropy is
     computed in float32 or wider, and a wrong embedding width or a label outside
     ``[0, num_classes)`` raises a ``ValueError`` naming ``embedding_size`` / ``num_classes``.

@@ -35,6 +35,8 @@ def ntxent_losses(
     Computed as ``logaddexp(x_k, R_a) - x_k`` with ``R_a`` the log-sum-exp of anchor ``a``'s
     negatives: no (P x N2) matrix (PML builds one) and no overflow for any temperature.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> tup = (np.array([0]), np.array([1]), np.array([0, 0]), np.array([2, 3]))
     >>> ntxent_losses(np.array([0.9]), tup, 1.0, is_inverted=True, neg_pairs=np.array([0.1, 0.1])).round(4).tolist()

@@ -36,6 +36,8 @@ def p2sgrad_renorm(weight: Array) -> Array:
     A column with norm ``r > 1e-5`` becomes ``w * 1e-5 / (r + 1e-7) * 1e5`` (torch's
     ``renorm`` adds 1e-7); a column with a smaller norm is multiplied by ``1e5``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> p2sgrad_renorm(np.array([[3.0], [4.0]])).round(6).tolist()
     [[0.6], [0.8]]
@@ -54,6 +56,8 @@ def p2sgrad_loss(embeddings: Array, weight: Array, labels: Array) -> Array:
     ``weight`` is ``(descriptors_dim, num_classes)`` with unit columns, so ``x_i . w_j /
     ||x_i||`` is the cosine (P2SGrad, Eq. 11 of the paper, as an MSE).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> float(p2sgrad_loss(np.array([[2.0, 0.0]]), np.eye(2), np.array([0])))
     0.0
@@ -86,6 +90,8 @@ class P2SGradLoss(BaseMetricLossFunction):
     **kwargs
         ``distance`` (unused, as in PML), ``reducer``, ``embedding_regularizer``, ...
 
+    Notes
+    -----
     ``indices_tuple`` and ``ref_emb`` are refused with a ``ValueError`` (as PML), labels
     are required. Differences from PML: the weight's dtype is never changed (PML casts it
     to the embeddings' dtype, PML#309; half-precision embeddings are computed against the

@@ -24,6 +24,8 @@ def pnp_transform(r: Array, variant: str, *, b: float = 2, alpha: float = 1) -> 
     ``O``: ``R``; ``Ds``: ``log(1 + R)``; ``Dq``: ``(1 + R)^-alpha``;
     ``Iu``: ``(1 + R) log(1 + R)``; ``Ib``: ``(b R - log(1 + b R)) / b^2``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> f, df = pnp_transform(np.array([0.0, 1.0]), "Ds")
     >>> f.round(4).tolist(), df.tolist()
@@ -62,6 +64,8 @@ def pnp_loss(
     holds several N^3 tensors. Time O(N^2 * J) for the largest class size J (PML: N^3). The gradient is exact (first order):
     the returned value is linearised in ``sim`` (:mod:`agnostic_ml.losses._linearize`).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> s = np.array([[1.0, 0.8, 0.1], [0.8, 1.0, 0.3], [0.1, 0.3, 1.0]])
     >>> round(float(pnp_loss(s, np.array([0, 0, 1]))), 4)

@@ -37,6 +37,8 @@ def proxy_anchor_terms(
     ``log(1 + sum_{i not in P_c} exp(alpha (s_ic + m) + v_i))``. A proxy without positives
     has a positive term of 0. Returns ``(pos_term, neg_term)``, each ``(num_classes,)``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.distances import CosineSimilarity
     >>> pos, neg = proxy_anchor_terms(np.array([[0.5, -0.5]]), np.array([[True, False]]), np.ones(1), 0.1, 2.0, CosineSimilarity())
@@ -68,11 +70,21 @@ class ProxyAnchorLoss(WeightRegularizerMixin, BaseMetricLossFunction):
     num_classes, embedding_size : int
     margin : float, default 0.1
     alpha : float, default 32
-    weight_regularizer, weight_reg_weight, weight_init_func
-        PML's; the regularizer sees the proxies.
     **kwargs
         ``distance``, ``reducer``, ``embedding_regularizer``, ... (:class:`BaseMetricLossFunction`).
 
+    Other Parameters
+    ----------------
+    weight_regularizer : BaseRegularizer, optional
+        PML's ``weight_regularizer``: it sees the proxies.
+    weight_reg_weight : float, default 1
+        ``weight_reg_loss = weight_regularizer(...) * weight_reg_weight``.
+    weight_init_func : callable, optional
+        Initialises the weights in place (PML's ``weight_init_func``); default: this loss's own
+        initialisation (above).
+
+    Notes
+    -----
     The log-sum-exps are computed in float32 or wider (``alpha = 32`` overflows float16's
     ``exp``); the proxies are never cast in place (PML#309); a wrong embedding width or a
     label outside ``[0, num_classes)`` raises a ``ValueError`` naming the argument.

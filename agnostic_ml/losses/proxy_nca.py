@@ -29,6 +29,8 @@ def proxy_nca_losses(mat: Array, labels: Array, softmax_scale: float, is_inverte
     ``sim = mat`` for a similarity, ``-mat`` for a distance. Computed as a log-softmax (a
     row log-sum-exp), so a tiny probability gives a large finite loss.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> proxy_nca_losses(np.array([[0.0, 1.0]]), np.array([0]), 1.0, False).round(4).tolist()
     [0.3133]
@@ -52,11 +54,21 @@ class ProxyNCALoss(WeightRegularizerMixin, BaseMetricLossFunction):
     ----------
     num_classes, embedding_size : int
     softmax_scale : float, default 1
-    weight_regularizer, weight_reg_weight, weight_init_func
-        PML's; the regularizer sees the proxies.
     **kwargs
         ``distance``, ``reducer``, ``embedding_regularizer``, ... (:class:`BaseMetricLossFunction`).
 
+    Other Parameters
+    ----------------
+    weight_regularizer : BaseRegularizer, optional
+        PML's ``weight_regularizer``: it sees the proxies.
+    weight_reg_weight : float, default 1
+        ``weight_reg_loss = weight_regularizer(...) * weight_reg_weight``.
+    weight_init_func : callable, optional
+        Initialises the weights in place (PML's ``weight_init_func``); default: this loss's own
+        initialisation (above).
+
+    Notes
+    -----
     Differences from PML: PML computes ``-log(softmax)`` and silently drops the samples
     whose probability underflows to 0 (the worst-classified ones) from the loss and from
     the reducer's count; here the log-softmax keeps every sample with a finite loss (the

@@ -29,6 +29,8 @@ def ranked_list_losses(
     (PML adds ``1e-5`` to every one of the ``N`` weights of a row, selected or not.)
     O(N^2) memory.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> d = np.array([[0.0, 1.2, 0.5], [1.2, 0.0, 1.5], [0.5, 1.5, 0.0]])
     >>> ranked_list_losses(d, np.array([0, 0, 1]), margin=0.4, alpha=1.2, imbalance=0.5, Tp=0, Tn=0).round(4).tolist()

@@ -31,6 +31,8 @@ def smooth_ap_losses(sim: Array, labels: Array, temperature: float = 0.01) -> Ar
     for the class size g (PML: N^3). The gradient is exact (first order); the result is
     linearised in ``sim`` (:mod:`agnostic_ml.losses._linearize`).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> s = np.array([[1.0, 0.8, 0.1], [0.8, 1.0, 0.3], [0.1, 0.3, 1.0]])
     >>> smooth_ap_losses(s, np.array([0, 0, 1])).round(4).tolist()

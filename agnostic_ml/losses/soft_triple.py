@@ -31,6 +31,8 @@ def soft_triple_class_similarity(sim_to_centers: Array, num_classes: int, center
     columns; ``gamma`` is the *inverse* temperature (PML stores ``1 / gamma`` in
     ``self.gamma``). Returns ``(batch, num_classes)``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> soft_triple_class_similarity(np.array([[0.0, 1.0]]), 1, 2, 1e6).tolist()
     [[1.0]]
@@ -47,6 +49,8 @@ def soft_triple_class_similarity(sim_to_centers: Array, num_classes: int, center
 def soft_triple_losses(sim_to_classes: Array, labels: Array, la: float, margin: float) -> Array:
     """Per embedding ``cross_entropy(la * (S_i - margin * onehot(y_i)), y_i)``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> soft_triple_losses(np.array([[0.5, 0.0]]), np.array([0]), 2.0, 0.25).round(4).tolist()
     [0.4741]
@@ -76,12 +80,22 @@ class SoftTripleLoss(WeightRegularizerMixin, BaseMetricLossFunction):
         The temperature of the softmax over a class's centres; as in PML,
         ``self.gamma`` holds its inverse ``1 / gamma``.
     margin : float, default 0.01
-    weight_regularizer, weight_reg_weight, weight_init_func
-        PML's; the regularizer sees ``fc.T`` (one row per centre), as needed by
-        :class:`~agnostic_ml.regularizers.SparseCentersRegularizer`.
     **kwargs
         ``distance`` (a similarity, default :class:`CosineSimilarity`), ``reducer``, ...
 
+    Other Parameters
+    ----------------
+    weight_regularizer : BaseRegularizer, optional
+        PML's ``weight_regularizer``: it sees ``fc.T`` (one row per centre), as needed by
+        :class:`~agnostic_ml.regularizers.SparseCentersRegularizer`.
+    weight_reg_weight : float, default 1
+        ``weight_reg_loss = weight_regularizer(...) * weight_reg_weight``.
+    weight_init_func : callable, optional
+        Initialises the weights in place (PML's ``weight_init_func``); default: this loss's own
+        initialisation (above).
+
+    Notes
+    -----
     The centres are never cast in place (PML#309); the cross-entropy is computed in
     float32 or wider; a wrong embedding width or label raises a ``ValueError`` naming the
     argument; a distance that is not a similarity raises ``ValueError`` (PML asserts).

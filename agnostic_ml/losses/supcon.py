@@ -22,6 +22,8 @@ def supcon_losses(mat: Array, pos_mask: Array, neg_mask: Array, temperature: flo
     shifted log-sum-exp in float32 at least (no overflow for any temperature); PML's extra
     shift by the row maximum cancels out and is not needed. O(N*M) memory.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> mat = np.array([[1.0, 0.9, 0.1]])
     >>> pos, neg = np.array([[0.0, 1.0, 0.0]]), np.array([[0.0, 0.0, 1.0]])

@@ -20,6 +20,8 @@ def tcm_loss(
 
     An empty selection contributes 0 (with a zero gradient). Zhang et al. 2023.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> round(float(tcm_loss(np.array([0.95, 0.7]), np.array([0.1, 0.6]), lambda_plus=1, lambda_minus=1,
     ...                      margin_plus=0.9, margin_minus=0.5)), 4)

@@ -23,6 +23,8 @@ def triplet_margin_losses(
 
     ``distance.margin(x, y)`` is ``x - y`` for distances and ``y - x`` for similarities.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> from agnostic_ml.distances import LpDistance
     >>> triplet_margin_losses(np.array([0.5, 0.1]), np.array([0.4, 1.0]), 0.05, LpDistance()).round(4).tolist()

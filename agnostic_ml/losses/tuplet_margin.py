@@ -23,6 +23,8 @@ def cos_minus_angle(s: Array, margin: float) -> Array:
     (duplicate embeddings, or a cosine rounded just above 1) PML's ``acos`` gives NaN or an
     infinite gradient; here ``sqrt(1 - s^2)`` is 0 there with a zero gradient.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> cos_minus_angle(np.array([0.5, 1.0 + 1e-16]), 0.1).round(6).tolist()
     [0.58396, 0.995004]
@@ -53,6 +55,8 @@ def tuplet_margin_losses(
     with ``R_a`` the log-sum-exp of ``scale * s_j`` over the anchor's negative pairs (a pair
     listed twice counts twice): no P x N2 matrix (PML builds one).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> tup = (np.array([0]), np.array([1]), np.array([0, 0]), np.array([2, 3]))
     >>> tuplet_margin_losses(np.array([0.9]), tup, 0.1, 4.0, neg_pairs=np.array([0.1, -0.2])).round(4).tolist()

@@ -21,6 +21,8 @@ def vicreg_terms(emb: Array, ref_emb: Array, eps: float) -> tuple[Array, Array, 
 
     Returns ``(invariance (N,), variance of Z (D,), variance of Z' (D,), covariance (0-D))``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> inv, v1, v2, cov = vicreg_terms(np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([[0.0, 1.0], [2.0, 4.0]]), 1e-4)
     >>> inv.tolist(), round(float(cov), 4)
@@ -55,6 +57,14 @@ class VICRegLoss(BaseMetricLossFunction):
     :func:`vicreg_terms`, each reduced by its own reducer (default mean). Labels,
     ``indices_tuple``, a distance and an embedding regularizer are refused (``ValueError``),
     as in PML. ``ref_emb`` is required and must have the shape of ``embeddings``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from agnostic_ml.losses import VICRegLoss
+    >>> z1 = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> round(float(VICRegLoss()(z1, ref_emb=z1 + 0.1)), 4)
+    10.8696
     """
 
     def __init__(

@@ -36,6 +36,27 @@ class BaseLossWrapper(Component):
     names); :meth:`check_loss_support` raises ``TypeError`` for others (PML raises a bare
     ``Exception``). A loss is supported when its class *or one of its base classes* has a
     supported name, so user subclasses of a supported loss work (PML compares the exact name).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from agnostic_ml.losses import BaseLossWrapper, ContrastiveLoss, TripletMarginLoss
+    >>> class Doubled(BaseLossWrapper):
+    ...     @staticmethod
+    ...     def supported_losses():
+    ...         return ["ContrastiveLoss"]
+    ...     def __init__(self, loss):
+    ...         super().__init__(loss=loss)
+    ...         self.loss = loss
+    ...     def forward(self, embeddings, labels):
+    ...         return 2 * self.loss(embeddings, labels)
+    >>> emb = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> round(float(Doubled(ContrastiveLoss())(emb, [0, 0, 1, 1])), 4)
+    1.4761
+    >>> Doubled(TripletMarginLoss())
+    Traceback (most recent call last):
+    ...
+    TypeError: Doubled does not support TripletMarginLoss; supported: ContrastiveLoss
     """
 
     def __init__(self, loss: Any, **kwargs: Any) -> None:
@@ -150,6 +171,18 @@ class SelfSupervisedLoss(BaseLossWrapper):
     otherwise ``loss(embeddings, arange, ref_emb=ref_emb, ref_labels=arange)``. The wrapped
     loss must be one of :data:`TUPLE_LOSSES` (or a subclass). Labels are created in the
     embeddings' namespace and on their device (PML creates them on the CPU).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from agnostic_ml.losses import NTXentLoss, SelfSupervisedLoss
+    >>> view1 = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])
+    >>> view2 = np.array([[0.9, 0.1], [0.7, 0.7], [0.1, 0.9], [-0.5, 0.9]])  # augmentations, row by row
+    >>> loss = SelfSupervisedLoss(NTXentLoss(temperature=0.5))
+    >>> round(float(loss(view1, view2)), 4)
+    1.1885
+    >>> round(float(SelfSupervisedLoss(NTXentLoss(temperature=0.5), symmetric=False)(view1, view2)), 4)
+    0.7555
     """
 
     def __init__(self, loss: Any, symmetric: bool = True, **kwargs: Any) -> None:

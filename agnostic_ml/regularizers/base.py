@@ -37,8 +37,24 @@ class BaseRegularizer(RecordsStats):
     collect_stats : bool, default False
         Record statistics in ``self.stats`` (0-D arrays, no host sync).
 
+    Notes
+    -----
     Subclasses implement ``compute_loss(x)`` (PML's hook), returning
     ``{"loss": {"losses", "indices", "reduction_type"}}``.
+
+    Examples
+    --------
+    A regularizer of your own: the squared norm of each row, averaged by the default reducer.
+
+    >>> import array_api_compat
+    >>> import numpy as np
+    >>> from agnostic_ml.regularizers import BaseRegularizer
+    >>> class SquaredNormRegularizer(BaseRegularizer):
+    ...     def compute_loss(self, x):
+    ...         xp = array_api_compat.array_namespace(x)
+    ...         return self.element_loss_dict(xp.sum(x * x, axis=1))
+    >>> float(SquaredNormRegularizer()(np.array([[3.0, 4.0], [1.0, 0.0]])))
+    13.0
     """
 
     def __init__(self, distance: BaseDistance | None = None, reducer: BaseReducer | None = None, collect_stats: bool = False) -> None:

@@ -18,6 +18,8 @@ def center_invariant_regularization(norms: Array) -> Array:
 
     Center-invariant loss (Wu et al. 2017): pushes every class centre to the same norm.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> center_invariant_regularization(np.array([1.0, 3.0])).tolist()
     [4.0, 4.0]
@@ -35,6 +37,8 @@ class CenterInvariantRegularizer(BaseRegularizer):
     (default ``LpDistance(power=1, normalize_embeddings=False)``, which is also the only
     distance allowed; another raises ``ValueError``, PML asserts).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> float(CenterInvariantRegularizer()(np.array([[1.0, 0.0], [0.0, 3.0]])))
     4.0

@@ -18,6 +18,8 @@ def lp_regularization(x: Array, p: float = 2, power: float = 1) -> Array:
 
     The gradient at a zero row is 0 (as ``torch.norm``'s), not NaN.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> lp_regularization(np.array([[3.0, 4.0], [1.0, -1.0]]), p=1).tolist()
     [7.0, 2.0]
@@ -32,6 +34,8 @@ class LpRegularizer(BaseRegularizer):
 
     Element losses, one per row (:func:`lp_regularization`).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> float(LpRegularizer()(np.array([[3.0, 4.0], [0.0, 1.0]])))
     3.0

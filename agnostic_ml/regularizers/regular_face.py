@@ -20,6 +20,8 @@ def regular_face_regularization(sim: Array) -> Array:
     2019, exclusive regularization). The nearest neighbour is chosen without a gradient;
     the gradient flows through the chosen similarity only (as PML).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> regular_face_regularization(np.array([[1.0, 0.2, 0.5], [0.2, 1.0, -0.1], [0.5, -0.1, 1.0]])).tolist()
     [0.5, 0.2, 0.5]
@@ -39,6 +41,8 @@ class RegularFaceRegularizer(BaseRegularizer):
     similarity (default :class:`CosineSimilarity`; another raises ``ValueError``, PML asserts).
     Memory: one ``(C, C)`` matrix.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> round(float(RegularFaceRegularizer()(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))), 4)
     0.7071

@@ -24,6 +24,8 @@ def sparse_centers_regularization(sim: Array, rows: Array, cols: Array) -> Array
     smallest normal number) keeps the square root differentiable at ``cos = 1``. The
     pairs ``(rows[k], cols[k])`` are the upper-triangular pairs of centres of one class.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> sparse_centers_regularization(np.array([[1.0, 0.5], [0.5, 1.0]]), np.array([0]), np.array([1])).tolist()
     [1.0]
@@ -46,6 +48,8 @@ class SparseCentersRegularizer(BaseRegularizer):
     (mean similarities, 0-D arrays). The distance must be :class:`CosineSimilarity`
     (PML asserts); ``centers_per_class`` must be at least 2.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> reg = SparseCentersRegularizer(num_classes=1, centers_per_class=2)
     >>> round(float(reg(np.array([[1.0, 0.0], [0.0, 1.0]]))), 4)

@@ -15,6 +15,8 @@ __all__ = ["ZeroMeanRegularizer", "zero_mean_regularization"]
 def zero_mean_regularization(x: Array) -> Array:
     """Per row ``|sum_d x_id|``: zero when the components of the row average to 0.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> zero_mean_regularization(np.array([[1.0, -1.0], [2.0, 1.0]])).tolist()
     [0.0, 3.0]
@@ -26,6 +28,8 @@ def zero_mean_regularization(x: Array) -> Array:
 class ZeroMeanRegularizer(BaseRegularizer):
     """PML's ``ZeroMeanRegularizer()``: the mean (default reducer) of ``|sum_d x_id|``.
 
+    Examples
+    --------
     >>> import numpy as np
     >>> float(ZeroMeanRegularizer()(np.array([[1.0, -1.0], [2.0, 1.0]])))
     1.5

@@ -5,7 +5,9 @@ The record is the JSON file that ``tests/_record_backends.py`` writes (``.ci/run
 "tested" only when tests of that component ran on that backend in the recorded run and
 none failed; with no record every cell says "not run".
 
-Adding a component (e.g. the torch adapter's losses) is one line in ``COMPONENTS``.
+Adding a component (e.g. the torch adapter's trainers) is one line in ``COMPONENTS``. The torch
+adapter's tests have no backend parameter; the recorder counts them for ``torch`` (CPU)
+because their modules import ``agnostic_ml_torch``.
 
 Run as a script to print the table: ``python docs/_hooks/backend_table.py [RECORD.json ...]``.
 """
@@ -27,9 +29,15 @@ RECORD_ENV = "AGNOSTIC_ML_BACKEND_RECORD"  # os.pathsep-separated list of record
 COMPONENTS: list[tuple[str, str | None, str]] = [
     ("Distances", "api/distances.md", r"test_distance"),
     ("Tuple utilities", "api/tuples.md", r"test_tuples"),
-    ("Miners", "api/miners.md", r"miners"),
+    ("Miners", "api/miners.md", r"miners|miner_contract"),
     ("Reducers", "api/reducers.md", r"test_reducer"),
+    ("Regularizers", "api/regularizers.md", r"regularizer"),
+    # the adapter's loss tests (not the testing kit's check_loss tests) and the core formulas
+    ("Losses", "api/losses.md", r"torch_adapter/test_(?!check_)\w*loss|test_pair_loss_math"),
+    ("Samplers", "api/samplers.md", r"sampler"),
     ("Accuracy", "api/accuracy.md", r"test_accuracy|test_knn|test_kmeans"),
+    ("Distributed", "api/distributed.md", r"test_distributed"),
+    ("Torch adapter shells", "torch-adapter.md", r"torch_adapter/test_(shells|adapter)\b"),
     ("Testing kit", "api/testing.md", r"test_testing|test_check_|test_plugin"),
     ("Command line", "cli.md", r"test_cli"),
 ]

@@ -9,6 +9,14 @@ The generated parts are the ones that must not drift from the code or from a mea
                               (``backend_table.py``)
 ``bench-miners-scaling``      the miner timings behind the benchmark plots
                               (``benchmarks/plot.py``, from ``docs/data/*.json``)
+``loss-parameters``           every adapter loss with learnable parameters: its
+                              ``state_dict`` and whether PML's loads both ways
+                              (``state_table.py``, built and tried at build time)
+``module-state``              the same for queues, histograms and memory banks
+``loss-capabilities``         per loss: labels, miner tuples, ``ref_emb``, learnable,
+                              from the test catalogue (``loss_catalogue_table.py``)
+``loss-test-differences``     every ``why`` of the test catalogue: what the PML
+                              differential tests allow for, and why
 ============================  ======================================================
 
 An unknown name is an error, so a typo cannot silently drop a table.
@@ -25,7 +33,9 @@ from typing import Any, Callable
 from mkdocs.exceptions import PluginError
 
 import backend_table
+import loss_catalogue_table
 import pml_table
+import state_table
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(os.path.dirname(_HERE))
@@ -52,13 +62,24 @@ class _KnownIssues(logging.Filter):
 logging.getLogger("mkdocs.plugins.griffe").addFilter(_KnownIssues())
 
 
+def _our_packages_importable() -> None:
+    for p in (_ROOT, os.path.join(_ROOT, "adapters")):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+
+
 def _pml_rows() -> Any:
     if "pml" not in _cache:
-        for p in (_ROOT, os.path.join(_ROOT, "adapters")):
-            if p not in sys.path:
-                sys.path.insert(0, p)
+        _our_packages_importable()
         _cache["pml"] = pml_table.rows()
     return _cache["pml"]
+
+
+def _state_rows() -> Any:
+    if "state" not in _cache:
+        _our_packages_importable()
+        _cache["state"] = state_table.rows()
+    return _cache["state"]
 
 
 def _bench(name: str) -> Callable[[], str]:
@@ -77,6 +98,10 @@ GENERATORS: dict[str, Callable[[], str]] = {
     "pml-summary": lambda: pml_table.render_summary(_pml_rows()),
     "pml-names": lambda: pml_table.render_table(_pml_rows()),
     "backend-table": lambda: backend_table.render(root=_ROOT),
+    "loss-parameters": lambda: state_table.render_parameters(_state_rows()),
+    "module-state": lambda: state_table.render_state(_state_rows()),
+    "loss-capabilities": lambda: loss_catalogue_table.render_capabilities(),
+    "loss-test-differences": lambda: loss_catalogue_table.render_differences(),
     "bench-miners-scaling": _bench("miners-scaling"),
     "bench-distances-scaling": _bench("distances-scaling"),
 }

@@ -61,6 +61,10 @@ RENAMED: dict[tuple[str, str], tuple[str, str]] = {
 _RANKS = "per-query values from a rank matrix `(ranks, n_rel)`, not PML's `(knn_labels, query_labels, ...)`"
 # (PML module, PML name) -> note, for names kept with another signature.
 NOTES: dict[tuple[str, str], str] = {
+    ("utils.distributed", "all_gather"): "every rank's rows in rank order and the local offset, `(x, offset)` "
+    "(PML: the other ranks' rows, None with one process)",
+    ("utils.distributed", "gather"): "`(all_emb, all_labels, labels, offset)`, rows in rank order "
+    "(PML: `(all_emb, all_labels, labels)`, local rows first)",
     ("utils.accuracy_calculator", "r_precision"): _RANKS,
     ("utils.accuracy_calculator", "mean_average_precision"): _RANKS,
     ("utils.accuracy_calculator", "precision_at_k"): _RANKS,

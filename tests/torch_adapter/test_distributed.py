@@ -70,3 +70,13 @@ def test_wrapper_argument_errors():
         w(torch.randn(4, 4), torch.arange(4), None, torch.randn(4, 4), torch.arange(4))
     with pytest.raises(ValueError, match="enqueue_mask"):
         DistributedLossWrapper(losses.ContrastiveLoss())(torch.randn(4, 4), torch.arange(4), enqueue_mask=torch.ones(4, dtype=torch.bool))
+
+
+def test_docstring_examples_run():
+    """The module's docstring examples (CI's --doctest-modules covers agnostic_ml, not adapters/)."""
+    import doctest
+
+    import agnostic_ml_torch.distributed as mod
+
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

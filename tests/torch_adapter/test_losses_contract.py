@@ -130,8 +130,9 @@ def test_bfloat16_autocast_on_cpu(case):
 
 
 @pytest.mark.parametrize("case", cases(where=lambda c: not c.learnable and c.kind != "wrapper"))
-@pytest.mark.parametrize("name", ["numpy", "array_api_strict"])
-def test_core_loss_same_value_on_other_backends(case, name):
+# "backend_name": the backend recorder (tests/_record_backends.py) reads parameters named backend*.
+@pytest.mark.parametrize("backend_name", ["numpy", "array_api_strict"])
+def test_core_loss_same_value_on_other_backends(case, backend_name):
     from agnostic_ml.testing.backends import load_backend
 
     shell = _fresh(case)
@@ -139,7 +140,7 @@ def test_core_loss_same_value_on_other_backends(case, name):
     expected = float(call(case, shell, x, y).detach())
     core_cls = next(c for c in type(shell).__mro__ if not issubclass(c, ShellModule))
     assert core_cls.__module__.startswith("agnostic_ml.losses")
-    b = load_backend(name)
+    b = load_backend(backend_name)
     with b.context():
         core = case.extra.get("core", None)
         core = core() if core is not None else _rebuild_core(case, core_cls)

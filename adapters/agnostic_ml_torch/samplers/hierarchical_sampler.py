@@ -43,6 +43,8 @@ class HierarchicalSampler(ResumableSampler):
     seed, generator
         As in :class:`MPerClassSampler` (keyword only; PML has none).
 
+    Notes
+    -----
     Raises ``ValueError`` (PML: bare ``assert``) for the divisibility conditions, a
     ``samples_per_class`` that is not positive or ``"all"``, columns out of range, and fewer
     than ``super_classes_per_batch`` super-classes (PML then yields no batch at all).
