@@ -7,8 +7,18 @@ the torch adapter lives in ``agnostic_ml_torch``.
 
 __version__ = "0.1.0"
 
+from ._budget import DEFAULT_OUTPUT_BUDGET, OutputTooLargeError
 from . import distances
 from . import accuracy
 from . import reducers, regularizers, tuples
 
-__all__ = ["accuracy", "distances", "reducers", "regularizers", "tuples", "__version__"]
+__all__ = [
+    "DEFAULT_OUTPUT_BUDGET",
+    "OutputTooLargeError",
+    "accuracy",
+    "distances",
+    "reducers",
+    "regularizers",
+    "tuples",
+    "__version__",
+]

@@ -20,7 +20,17 @@ Tuples
 Triplets are ``(a, p, n)``, pairs ``(a1, p, a2, n)``: 1-D integer arrays; anchors index
 the batch (``labels``), positives and negatives the reference set (``ref_labels``, the
 batch itself when not given). Without a separate reference set (``ref_labels`` is None
-or *is* ``labels``) an anchor is never its own positive (PML's self-pair rule).
+or *is* ``labels``) an anchor is never its own positive (PML's self-pair rule). Tuples
+given to the conversions are checked: an index outside its set (negative, or past the end
+of ``labels`` / ``ref_labels``) raises ``ValueError`` naming the array (PML passes it on,
+to fail later as an IndexError or a CUDA device-side assert).
+
+Output budgets
+--------------
+The functions whose output size is known before it is built (all pairs, all triplets,
+random triplets, pairs -> triplets) take ``output_budget`` (default
+:data:`agnostic_ml.DEFAULT_OUTPUT_BUDGET`, 2**28 tuples; None: no limit) and raise
+:class:`agnostic_ml.OutputTooLargeError` before allocating a larger output.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._budget import DEFAULT_OUTPUT_BUDGET, check_output_budget, check_output_size
 from ._checks import prepare_indices, prepare_labels
 from ._array_api import (
     at,
@@ -62,7 +73,13 @@ __all__ = [
     "pos_pairs_from_tuple",
     "neg_pairs_from_tuple",
     "get_anchors",
+    "DEFAULT_OUTPUT_BUDGET",
 ]
+
+_MINER_WAY_OUT = (
+    "mine fewer tuples with a miner (e.g. BatchHardMiner, TripletMarginMiner(type_of_triplets='semihard')) "
+    "and pass its indices_tuple, or use a smaller batch"
+)
 
 #: Number of triplets built per block of anchors in :func:`get_all_triplets_indices`
 #: (at least one anchor per block). Bounds the intermediates to about five int64 arrays of
@@ -105,6 +122,46 @@ def _check_tuple(indices_tuple: Any, xp: Any, device: Any, sizes: Sequence[int] 
     return arrs
 
 
+def _check_tuple_range(tup: tuple[Array, ...], n_anchor: int | None, n_ref: int | None, xp: Any, where: str) -> None:
+    """``ValueError`` naming the first array of ``tup`` with an index outside its set (one host sync).
+
+    Anchors (``a``, ``a1``, ``a2``) must lie in ``[0, n_anchor)``, the others in ``[0, n_ref)``;
+    a bound of None checks only that indices are non-negative.
+    """
+    names = ("a", "p", "n") if len(tup) == 3 else ("a1", "p", "a2", "n")
+    limits = (n_anchor, n_ref, n_ref) if len(tup) == 3 else (n_anchor, n_ref, n_anchor, n_ref)
+    flags = []
+    for t, lim in zip(tup, limits):
+        if t.shape[0] == 0:
+            continue
+        bad = xp.min(t) < 0
+        if lim is not None:
+            bad = xp.logical_or(bad, xp.max(t) >= lim)
+        flags.append(bad)
+    if not flags or not bool(to_numpy(xp.any(xp.stack(flags)))):
+        return
+    for i, (name, t, lim) in enumerate(zip(names, tup, limits)):
+        if t.shape[0] == 0:
+            continue
+        lo, hi = int(to_numpy(xp.min(t))), int(to_numpy(xp.max(t)))
+        if lo < 0 or (lim is not None and hi >= lim):
+            if name.startswith("a"):
+                role, what = "anchor", "anchors index labels"
+            else:
+                role, what = "reference", "positives and negatives index ref_labels (labels when ref_labels is None)"
+            bound = f"be in [0, {lim})" if lim is not None else "be >= 0"
+            raise ValueError(
+                f"{where}: indices_tuple[{i}] ({name}): {role} indices must {bound}, got values in [{lo}, {hi}]; {what}"
+            )
+
+
+def _labels_length(labels: Any, xp: Any, device: Any, name: str) -> int | None:
+    """Length of ``labels`` (None when not given), converting host data once."""
+    if labels is None:
+        return None
+    return int(prepare_labels(labels, xp=xp, device=device, name=name).shape[0])
+
+
 def _check_t_per_anchor(t_per_anchor: Any, allow_all: bool) -> None:
     if t_per_anchor is None or (allow_all and isinstance(t_per_anchor, str) and t_per_anchor == "all"):
         return
@@ -137,26 +194,38 @@ def get_matches_and_diffs(labels: Any, ref_labels: Any = None, *, like: Any = No
     return label_masks(lab, rlab, exclude_self=self_ref, xp=xp, device=device)
 
 
-def get_all_pairs_indices(labels: Any, ref_labels: Any = None, *, like: Any = None) -> tuple[Array, Array, Array, Array]:
+def get_all_pairs_indices(
+    labels: Any, ref_labels: Any = None, *, like: Any = None, output_budget: int | None = DEFAULT_OUTPUT_BUDGET
+) -> tuple[Array, Array, Array, Array]:
     """All positive and negative pairs ``(a1, p, a2, n)``, each in row-major order (as PML).
 
     ``(a1[k], p[k])`` enumerates ``{(i, j): labels[i] == ref_labels[j]}`` (without ``i == j``
     when there is no separate reference set) and ``(a2[k], n[k])`` the pairs with
-    different labels. O(B*R) memory.
+    different labels. O(B*R) memory. There are ``B*R`` pairs in all (``B*(B-1)`` without a
+    reference set); more than ``output_budget`` raise :class:`~agnostic_ml.OutputTooLargeError`
+    before anything is built.
 
     Examples
     --------
     >>> [x.tolist() for x in get_all_pairs_indices([0, 0, 1])]
     [[0, 1], [1, 0], [0, 1, 2, 2], [2, 2, 0, 1]]
     """
+    budget = check_output_budget(output_budget)
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like)
+    b, r = lab.shape[0], rlab.shape[0]
+    check_output_size(
+        b * r - (b if self_ref else 0), budget, where="get_all_pairs_indices", what="pairs", bytes_per_item=16,
+        way_out=_MINER_WAY_OUT,
+    )
     matches, diffs = label_masks(lab, rlab, exclude_self=self_ref, xp=xp, device=device)
     a1, p = nonzero_2d(matches, xp=xp)
     a2, n = nonzero_2d(diffs, xp=xp)
     return a1, p, a2, n
 
 
-def get_all_triplets_indices(labels: Any, ref_labels: Any = None, *, like: Any = None) -> tuple[Array, Array, Array]:
+def get_all_triplets_indices(
+    labels: Any, ref_labels: Any = None, *, like: Any = None, output_budget: int | None = DEFAULT_OUTPUT_BUDGET
+) -> tuple[Array, Array, Array]:
     """All triplets ``(a, p, n)``: ``labels[a] == ref_labels[p]``, ``labels[a] != ref_labels[n]``.
 
     Same set *and order* as PML (lexicographic in ``(a, p, n)``), without ``p == a`` when
@@ -169,23 +238,30 @@ def get_all_triplets_indices(labels: Any, ref_labels: Any = None, *, like: Any =
     the negatives of each anchor come from ``nonzero`` on the block's rows, and anchor
     ``a``'s cartesian product ``positives x negatives`` is laid out with a ``repeat`` of
     each positive pair ``N_a`` times plus an offset ``arange`` into the anchor's negatives.
-    Peak memory is O(B*R + output).
+    Peak memory is O(B*R + output). The count is known before the triplets are built: more
+    than ``output_budget`` raise :class:`~agnostic_ml.OutputTooLargeError` at once (2000 rows
+    of two classes ask for 2e9 triplets, 48 GB).
 
     Examples
     --------
     >>> [x.tolist() for x in get_all_triplets_indices([0, 0, 1])]
     [[0, 1], [1, 0], [2, 2]]
     """
+    budget = check_output_budget(output_budget)
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like)
     matches, diffs = label_masks(lab, rlab, exclude_self=self_ref, xp=xp, device=device)
-    return _all_triplets_from_masks(matches, diffs, xp, device)
+    return _all_triplets_from_masks(matches, diffs, xp, device, budget=budget)
 
 
-def _all_triplets_from_masks(matches: Array, diffs: Array, xp: Any, device: Any) -> tuple[Array, Array, Array]:
+def _all_triplets_from_masks(
+    matches: Array, diffs: Array, xp: Any, device: Any, *, budget: int | None = DEFAULT_OUTPUT_BUDGET,
+    where: str = "get_all_triplets_indices", way_out: str = _MINER_WAY_OUT,
+) -> tuple[Array, Array, Array]:
     idt = index_dtype(xp, device)
     n_pos = xp.sum(xp.astype(matches, idt), axis=1)
     n_neg = xp.sum(xp.astype(diffs, idt), axis=1)
     counts = to_numpy(n_pos * n_neg).astype(np.int64)  # one sync: the output size
+    check_output_size(int(counts.sum()), budget, where=where, what="triplets", way_out=way_out)
     if counts.sum() == 0:
         return empty_indices(3, xp=xp, device=device)
     blocks = [(s, e, int(counts[s:e].sum())) for s, e in _anchor_blocks(counts, TRIPLET_BLOCK)]
@@ -240,6 +316,7 @@ def get_random_triplet_indices(
     rng: np.random.Generator | int | None = None,
     *,
     like: Any = None,
+    output_budget: int | None = DEFAULT_OUTPUT_BUDGET,
 ) -> tuple[Array, Array, Array]:
     """Random triplets: per anchor, ``t_per_anchor`` positives and one negative each.
 
@@ -265,7 +342,9 @@ def get_random_triplet_indices(
     triplets on every backend and device. There is no loop over classes (PML's is
     O(N^3) with weights): positives and uniform negatives are one integer draw each, and
     weighted negatives are an inverse-CDF draw on each anchor's cumulative weights (a
-    vectorised binary search; a zero-weight negative can never be drawn).
+    vectorised binary search; a zero-weight negative can never be drawn). More than
+    ``output_budget`` triplets in all raise :class:`~agnostic_ml.OutputTooLargeError` before
+    anything is drawn.
 
     Examples
     --------
@@ -274,6 +353,7 @@ def get_random_triplet_indices(
     (8, True)
     """
     _check_t_per_anchor(t_per_anchor, allow_all=False)
+    budget = check_output_budget(output_budget)
     xp, device, lab, rlab, self_ref = _setup(labels, ref_labels, like, weights)
     gen = as_generator(rng)
     la = to_numpy(lab)
@@ -286,12 +366,18 @@ def get_random_triplet_indices(
             raise ValueError(f"weights must have shape (len(labels), len(ref_labels)) = {(b, r)}, got {w.shape}")
         if not np.all(np.isfinite(w)) or np.any(w < 0):
             raise ValueError("weights must be finite and non-negative (set NaN/inf entries to 0 first)")
-    a, p, n = _random_triplets_host(la, lr, self_ref, t_per_anchor, w, gen)
+    a, p, n = _random_triplets_host(la, lr, self_ref, t_per_anchor, w, gen, budget)
     return tuple(from_host_indices(x, xp=xp, device=device) for x in (a, p, n))  # type: ignore[return-value]
 
 
 def _random_triplets_host(
-    la: np.ndarray, lr: np.ndarray, self_ref: bool, t_per_anchor: int | None, w: np.ndarray | None, gen: np.random.Generator
+    la: np.ndarray,
+    lr: np.ndarray,
+    self_ref: bool,
+    t_per_anchor: int | None,
+    w: np.ndarray | None,
+    gen: np.random.Generator,
+    budget: int | None = DEFAULT_OUTPUT_BUDGET,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     b, r = la.shape[0], lr.shape[0]
     empty = np.zeros(0, dtype=np.int64)
@@ -318,6 +404,10 @@ def _random_triplets_host(
         anchors, cdf = anchors[keep], cdf[keep]
         rows = np.arange(anchors.size)
     k = size[ca[anchors]] if t_per_anchor is None else np.full(anchors.size, int(t_per_anchor))
+    check_output_size(
+        int(k.sum()), budget, where="get_random_triplet_indices", what="triplets",
+        way_out="use a smaller t_per_anchor or a smaller batch",
+    )
     a = np.repeat(anchors, k)
     if a.size == 0:
         return empty, empty, empty
@@ -363,12 +453,20 @@ def _inverse_cdf(cdf: np.ndarray, row: np.ndarray, gen: np.random.Generator) -> 
 # conversions
 # --------------------------------------------------------------------------------------
 def convert_to_pairs(
-    indices_tuple: Any, labels: Any, ref_labels: Any = None, *, like: Any = None
+    indices_tuple: Any,
+    labels: Any,
+    ref_labels: Any = None,
+    *,
+    like: Any = None,
+    output_budget: int | None = DEFAULT_OUTPUT_BUDGET,
 ) -> tuple[Array, Array, Array, Array]:
     """Any tuple as pairs ``(a1, p, a2, n)``.
 
-    None gives all pairs (:func:`get_all_pairs_indices`); pairs pass through; triplets
-    ``(a, p, n)`` become ``(a, p, a, n)`` (which can repeat a pair, as in PML).
+    None gives all pairs (:func:`get_all_pairs_indices`, with ``output_budget``); pairs pass
+    through; triplets ``(a, p, n)`` become ``(a, p, a, n)`` (which can repeat a pair, as in
+    PML). A given tuple is checked: anchors in ``[0, len(labels))``, the others in
+    ``[0, len(ref_labels))`` (``labels`` when ``ref_labels`` is None; only ``>= 0`` when
+    ``labels`` is None), else ``ValueError`` naming the array (one host sync).
 
     Examples
     --------
@@ -376,13 +474,20 @@ def convert_to_pairs(
     [[0], [1], [0], [2]]
     """
     if indices_tuple is None:
-        return get_all_pairs_indices(labels, ref_labels, like=like)
+        return get_all_pairs_indices(labels, ref_labels, like=like, output_budget=output_budget)
     xp, device = infer_namespace(*_arrays_of(indices_tuple), labels, ref_labels, like=like)
     tup = _check_tuple(indices_tuple, xp, device)
+    _check_given_tuple(tup, labels, ref_labels, xp, device, "convert_to_pairs")
     if len(tup) == 4:
         return tup  # type: ignore[return-value]
     a, p, n = tup
     return a, p, a, n
+
+
+def _check_given_tuple(tup: tuple[Array, ...], labels: Any, ref_labels: Any, xp: Any, device: Any, where: str) -> None:
+    n_anchor = _labels_length(labels, xp, device, "labels")
+    n_ref = n_anchor if ref_labels is None or ref_labels is labels else _labels_length(ref_labels, xp, device, "ref_labels")
+    _check_tuple_range(tup, n_anchor, n_ref, xp, where)
 
 
 def _arrays_of(indices_tuple: Any) -> tuple[Any, ...]:
@@ -397,6 +502,7 @@ def convert_to_triplets(
     rng: np.random.Generator | int | None = None,
     *,
     like: Any = None,
+    output_budget: int | None = DEFAULT_OUTPUT_BUDGET,
 ) -> tuple[Array, Array, Array]:
     """Any tuple as triplets ``(a, p, n)``.
 
@@ -408,24 +514,34 @@ def convert_to_triplets(
     matrix); here negative pairs are sorted by anchor once and each positive pair's block
     is found with ``searchsorted``: O((P + N) log N + output).
 
+    A given tuple is range-checked as in :func:`convert_to_pairs`. Every path checks its
+    output size against ``output_budget`` before building it
+    (:class:`~agnostic_ml.OutputTooLargeError`).
+
     Examples
     --------
     >>> [x.tolist() for x in convert_to_triplets(([0, 1], [1, 0], [0, 0], [2, 3]), [0, 0, 1, 2])]
     [[0, 0], [1, 1], [2, 3]]
     """
     _check_t_per_anchor(t_per_anchor, allow_all=True)
+    budget = check_output_budget(output_budget)
     if indices_tuple is None:
         if t_per_anchor == "all":
-            return get_all_triplets_indices(labels, ref_labels, like=like)
-        return get_random_triplet_indices(labels, ref_labels, t_per_anchor=t_per_anchor, rng=rng, like=like)
+            return get_all_triplets_indices(labels, ref_labels, like=like, output_budget=budget)
+        return get_random_triplet_indices(
+            labels, ref_labels, t_per_anchor=t_per_anchor, rng=rng, like=like, output_budget=budget
+        )
     xp, device = infer_namespace(*_arrays_of(indices_tuple), labels, ref_labels, like=like)
     tup = _check_tuple(indices_tuple, xp, device)
+    _check_given_tuple(tup, labels, ref_labels, xp, device, "convert_to_triplets")
     if len(tup) == 3:
         return tup  # type: ignore[return-value]
-    return _pairs_to_triplets(*tup, xp=xp, device=device)
+    return _pairs_to_triplets(*tup, xp=xp, device=device, budget=budget)
 
 
-def _pairs_to_triplets(a1: Array, p: Array, a2: Array, n: Array, *, xp: Any, device: Any) -> tuple[Array, Array, Array]:
+def _pairs_to_triplets(
+    a1: Array, p: Array, a2: Array, n: Array, *, xp: Any, device: Any, budget: int | None = DEFAULT_OUTPUT_BUDGET
+) -> tuple[Array, Array, Array]:
     idt = index_dtype(xp, device)
     order = xp.argsort(a2, stable=True)
     a2s = xp.take(a2, order)
@@ -433,6 +549,10 @@ def _pairs_to_triplets(a1: Array, p: Array, a2: Array, n: Array, *, xp: Any, dev
     lo = xp.searchsorted(a2s, a1, side="left")
     rep = xp.astype(xp.searchsorted(a2s, a1, side="right") - lo, idt)
     total = int(to_numpy(xp.sum(rep))) if rep.shape[0] else 0
+    check_output_size(
+        total, budget, where="convert_to_triplets", what="triplets (pairs combined per anchor)",
+        way_out="mine fewer pairs, or use a smaller batch",
+    )
     if total == 0:
         return empty_indices(3, xp=xp, device=device)
     shift = xp.astype(lo, idt) - _exclusive_cumsum(rep, xp)

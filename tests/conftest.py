@@ -28,6 +28,10 @@ from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["agnostic_ml.testing.plugin", "pytester"]
 
+# Scripts that tests run as subprocesses (a PML-style training script, a resumable run):
+# they train at import, so ``--doctest-modules`` must not import them.
+collect_ignore_glob = ["torch_adapter/scripts/*.py"]
+
 _QUIET = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
 settings.register_profile("ci", derandomize=True, max_examples=25, deadline=None, print_blob=True, suppress_health_check=_QUIET)
 settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=_QUIET)

@@ -37,27 +37,38 @@ def standard_vector_norm(x: Array, *, ord: float = 2, axis: int = -1, keepdims: 
 
 
 def safe_sqrt(s: Array, *, xp: Namespace) -> Array:
-    """``sqrt(max(s, 0))`` whose gradient is 0 (not NaN) where ``s <= 0``.
+    """``sqrt(max(s, 0))`` whose gradient is 0 (not NaN) where ``s <= 0``; NaN stays NaN, inf stays inf.
 
     ``d sqrt(s)/ds = 1 / (2 sqrt(s))`` is infinite at 0, and autograd multiplies it by a
     zero upstream gradient, giving NaN on the diagonal of a distance matrix. Feeding 1 to
     the sqrt there and masking the result keeps both the value and the gradient finite.
+    The masked branch is ``s - s``: +0 for every finite ``s`` (rounding can make a squared
+    distance slightly negative), NaN for NaN or inf, with a gradient of exactly 0. So a
+    non-finite input never becomes a finite distance (``where(s > 0, ..., 0)`` would turn
+    a NaN into 0, and a NaN row into the "nearest" one).
+
+    >>> import numpy as np
+    >>> safe_sqrt(np.array([4.0, 0.0, -1e-9, np.nan, np.inf]), xp=np).tolist()
+    [2.0, 0.0, 0.0, nan, inf]
     """
     pos = s > 0
     device = aac.device(s)
     one = xp.asarray(1, dtype=s.dtype, device=device)
-    zero = xp.asarray(0, dtype=s.dtype, device=device)
-    return xp.where(pos, xp.sqrt(xp.where(pos, s, one)), zero)
+    return xp.where(pos, xp.sqrt(xp.where(pos, s, one)), s - s)
 
 
 def safe_root(s: Array, e: float, *, xp: Namespace) -> Array:
     """``s ** e`` for ``s >= 0`` (``0 < e < 1``) whose gradient is 0, not NaN, where ``s == 0``.
 
     Same trick as :func:`safe_sqrt`: the general-p norm of an all-zero row (and the
-    L_p distance between equal rows) would otherwise back-propagate ``inf * 0 = NaN``.
+    L_p distance between equal rows) would otherwise back-propagate ``inf * 0 = NaN``;
+    NaN stays NaN and inf stays inf.
+
+    >>> import numpy as np
+    >>> safe_root(np.array([8.0, 0.0, np.nan, np.inf]), 1 / 3, xp=np).round(6).tolist()
+    [2.0, 0.0, nan, inf]
     """
     pos = s > 0
     device = aac.device(s)
     one = xp.asarray(1, dtype=s.dtype, device=device)
-    zero = xp.asarray(0, dtype=s.dtype, device=device)
-    return xp.where(pos, xp.where(pos, s, one) ** e, zero)
+    return xp.where(pos, xp.where(pos, s, one) ** e, s - s)

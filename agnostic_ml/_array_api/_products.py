@@ -13,6 +13,7 @@ import array_api_compat as aac
 
 from .._typing import Array, Namespace
 from ._creation import eye_mask
+from ._norms import safe_sqrt
 from ._namespace import index_dtype, is_torch, numpy_like, requires_grad
 
 
@@ -34,8 +35,10 @@ def euclidean_matrix(q: Array, r: Array, *, xp: Namespace) -> Array:
     """Euclidean distance matrix by the Gram identity ``|q|^2 + |r|^2 - 2 q.r``.
 
     ``r is q`` marks the self matrix, whose diagonal is set to exact zeros (rounding would
-    otherwise leave ~1e-4 after the square root). The result is clamped at 0 before the
-    square root, whose gradient is 0 rather than NaN where the distance is 0.
+    otherwise leave ~1e-4 after the square root), except for a non-finite row, whose
+    diagonal entry is NaN like the rest of its row (the zeros are ``|q|^2 - |q|^2``). The
+    result is clamped at 0 before the square root, whose gradient is 0 rather than NaN
+    where the distance is 0; NaN and inf are never clamped into finite distances.
 
     Fast paths (the generic expression makes ~8 passes over the N x M matrix, which at
     D = 128 costs as much as the GEMM itself): NumPy/CuPy make one GEMM of augmented
@@ -65,7 +68,8 @@ def euclidean_matrix(q: Array, r: Array, *, xp: Namespace) -> Array:
             g = mod.matmul(_augmented(q, qq, mod, left=True), _augmented(r, rr, mod, left=False).T)
             _gram_epilogue(g, mod)
         if same:
-            mod.fill_diagonal(g, 0)
+            diag = mod.arange(n)
+            g[diag, diag] = qq - qq  # 0, or NaN on a non-finite row
         return g
     if is_torch(xp):
         import torch
@@ -75,15 +79,14 @@ def euclidean_matrix(q: Array, r: Array, *, xp: Namespace) -> Array:
         if not requires_grad(q, r):
             g.add_(qq[:, None]).clamp_(min=0).sqrt_()
             if same:
-                g.fill_diagonal_(0)
+                g.diagonal().copy_(qq - qq)  # 0, or NaN on a non-finite row
             return g
         sq = g + qq[:, None]
     else:
         sq = qq[:, None] + rr[None, :] - 2 * xp.matmul(q, xp.matrix_transpose(r))
     if same and n > 0:
-        sq = xp.where(eye_mask(n, n, xp=xp, device=device), xp.zeros_like(sq), sq)
-    pos = sq > 0
-    return xp.where(pos, xp.sqrt(xp.where(pos, sq, xp.ones_like(sq))), xp.zeros_like(sq))
+        sq = xp.where(eye_mask(n, n, xp=xp, device=device), xp.expand_dims(qq - qq, axis=1), sq)
+    return safe_sqrt(sq, xp=xp)
 
 
 def _augmented(x: Array, sq: Array, mod: Any, *, left: bool) -> Array:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._array_api import namespace_and_device, to_numpy
-from .._checks import check_embeddings, check_finite
+from .._checks import check_all_finite, check_embeddings
 from ._backend_extras import to_device
 from ._inputs import PREFIX_MISMATCH, check_accuracy_shapes, check_same_device
 from .fnmr import FnmrPass, run_fnmr_pass
@@ -27,12 +27,14 @@ Array = Any
 
 
 def in_memory_inputs(
-    query: Array, query_labels: Any, reference: Array, reference_labels: Any, ref_includes_query: bool, device: Any
+    query: Array, query_labels: Any, reference: Array, reference_labels: Any, ref_includes_query: bool, device: Any,
+    check_finite: bool = True,
 ) -> tuple["LocalRunner", Array, Array, Array, Array, Any]:
     """Checked inputs of ``get_accuracy`` for in-memory arrays, moved to ``device`` if given.
 
     Returns ``(runner, query, reference, query_labels, reference_labels, xp)``; the labels are
-    converted once to the embeddings' namespace and device.
+    converted once to the embeddings' namespace and device. ``check_finite``: the non-finite
+    policy on ``query`` and ``reference`` (one reduction over both, one host sync).
     """
     same = reference is query
     if device is not None:
@@ -47,9 +49,10 @@ def in_memory_inputs(
     rlab = qlab if (same and reference_labels is query_labels) else prepare_accuracy_labels(
         reference_labels, reference.shape[0], xp, device, name="reference_labels"
     )
-    check_finite(query, "query", xp)
-    if not same:
-        check_finite(reference, "reference", xp)
+    if check_finite:
+        check_all_finite(
+            {"query": query, "reference": None if same else reference}, xp=xp, where="AccuracyCalculator.get_accuracy"
+        )
     if ref_includes_query and not same:
         n = query.shape[0]
         head = reference[:n, ...]

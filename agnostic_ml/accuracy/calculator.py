@@ -277,12 +277,18 @@ class AccuracyCalculator:
         ref_includes_query: bool = False,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
+        *,
+        check_finite: bool = True,
     ) -> dict[str, Any]:
         """Compute the metrics; returns ``{name: float}`` (or ``{name: [float per label]}``).
 
         ``reference=None`` evaluates the queries against each other (leave-one-out:
         ``ref_includes_query=True``). With ``ref_includes_query=True`` the first
         ``len(query)`` rows of ``reference`` (and its labels) must be the queries.
+
+        ``check_finite`` (default True) applies the library's non-finite policy: NaN or inf
+        in ``query`` or ``reference`` raises ``ValueError`` naming the array and its first
+        bad row (one reduction, one host sync; a Dask query chunk by chunk); False skips it.
         """
         if reference is None:
             if reference_labels is not None:
@@ -295,9 +301,14 @@ class AccuracyCalculator:
         if is_dask_array(query):
             if self._exact_knn() is None:
                 raise ValueError("a Dask query needs the default ExactKNN knn_func (other knn_funcs run in memory)")
-            inputs = dask_support.accuracy_inputs(query, query_labels, reference, reference_labels, bool(ref_includes_query))
+            inputs = dask_support.accuracy_inputs(
+                query, query_labels, reference, reference_labels, bool(ref_includes_query), check_finite=bool(check_finite)
+            )
         else:
-            inputs = in_memory_inputs(query, query_labels, reference, reference_labels, bool(ref_includes_query), self.device)
+            inputs = in_memory_inputs(
+                query, query_labels, reference, reference_labels, bool(ref_includes_query), self.device,
+                check_finite=bool(check_finite),
+            )
         return self._evaluate(*inputs, bool(ref_includes_query))
 
     def _exact_knn(self) -> ExactKNN | None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._array_api import is_dask_array, namespace_and_device, to_numpy
 from .._checks import check_embeddings, check_finite
+from .._checks import check_finite as check_finite_  # where an argument is named check_finite
 from ..distances import BaseDistance
 from ._backend_extras import host_namespace
 from ._blocks import DEFAULT_MEMORY_BUDGET, check_search
@@ -71,9 +72,11 @@ def _chunks(query: Any) -> tuple[list[Any], list[int]]:
 
 
 def _knn_chunk(block: Array, reference: Array, k: int, offset: int | None, distance: BaseDistance,
-               rows: int | None, ref_block_size: int | None, memory_budget: int) -> tuple[Array, Array]:
+               rows: int | None, ref_block_size: int | None, memory_budget: int,
+               finite: bool = True, row0: int = 0) -> tuple[Array, Array]:
     xp, _ = namespace_and_device(block)
-    check_finite(block, "query", xp)
+    if finite:
+        check_finite(block, "query", xp, where="knn", row_offset=row0)
     return search(block, reference, k, distance=distance, offset=offset, block_size=rows,
                   ref_block_size=ref_block_size, memory_budget=memory_budget, xp=xp)
 
@@ -81,8 +84,12 @@ def _knn_chunk(block: Array, reference: Array, k: int, offset: int | None, dista
 def knn_dask(
     query: Any, reference: Any, k: int, *, distance: BaseDistance | None, ref_includes_query: bool,
     block_size: int | None, ref_block_size: int | None, memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    check_finite: bool = True,
 ) -> tuple[Any, Any]:
-    """:func:`agnostic_ml.accuracy.knn` for a Dask ``query``: lazy ``(distances, indices)`` Dask arrays."""
+    """:func:`agnostic_ml.accuracy.knn` for a Dask ``query``: lazy ``(distances, indices)`` Dask arrays.
+
+    ``check_finite``: the reference is checked here, each query chunk in its task.
+    """
     import dask
     import dask.array as da
 
@@ -92,7 +99,8 @@ def knn_dask(
     ref = materialize(reference)
     xr, _ = namespace_and_device(ref)
     check_embeddings(ref, "reference", xp=xr)
-    check_finite(ref, "reference", xr)
+    if check_finite:
+        check_finite_(ref, "reference", xr, where="knn")
     check_features(query, ref)
     k, rows, tile = check_search(int(query.shape[0]), int(ref.shape[0]), k, ref_includes_query, block_size, ref_block_size)
     shared = _share(ref)
@@ -100,7 +108,7 @@ def knn_dask(
     out_d, out_i = [], []
     for blk, off, n in zip(blocks, offsets, query.chunks[0]):
         task = dask.delayed(_knn_chunk, nout=2, pure=True)(
-            blk, shared, k, off if ref_includes_query else None, dist, rows, tile, memory_budget
+            blk, shared, k, off if ref_includes_query else None, dist, rows, tile, memory_budget, check_finite, off
         )
         out_d.append(da.from_delayed(task[0], shape=(int(n), k), dtype=query.dtype))
         out_i.append(da.from_delayed(task[1], shape=(int(n), k), dtype=np.int64))
@@ -110,9 +118,10 @@ def knn_dask(
 
 
 # -- AccuracyCalculator ------------------------------------------------------------------------------
-def _rank_chunk(block: Array, offset: int, ctx: ChunkContext, job: RankJob) -> RankOutput:
+def _rank_chunk(block: Array, offset: int, ctx: ChunkContext, job: RankJob, finite: bool = True) -> RankOutput:
     xp, _ = namespace_and_device(block)
-    check_finite(block, "query", xp)
+    if finite:
+        check_finite(block, "query", xp, where="AccuracyCalculator.get_accuracy", row_offset=offset)
     out = run_rank_job(block, offset, ctx, job, xp)
     if out.knn_indices is not None:
         out.knn_distances = np.asarray(to_numpy(out.knn_distances))
@@ -120,7 +129,7 @@ def _rank_chunk(block: Array, offset: int, ctx: ChunkContext, job: RankJob) -> R
     return out
 
 
-def _fnmr_chunk(block: Array, offset: int, ctx: ChunkContext, job: FnmrPass) -> Any:
+def _fnmr_chunk(block: Array, offset: int, ctx: ChunkContext, job: FnmrPass, finite: bool = True) -> Any:
     xp, _ = namespace_and_device(block)
     return run_fnmr_pass(block, offset, ctx, job, xp)
 
@@ -129,8 +138,9 @@ class DaskRunner:
     """Runs the calculator's passes over the chunks of a Dask query (as
     :class:`agnostic_ml.accuracy._local.LocalRunner` does in memory)."""
 
-    def __init__(self, query: Any) -> None:
+    def __init__(self, query: Any, check_finite: bool = True) -> None:
         self.query = query
+        self.check_finite = check_finite  # each query chunk is checked by the rank pass
         self.key_dtype = np.dtype(query.dtype)
         self.blocks, self.offsets = _chunks(query)
         self._shared: dict[int, Any] = {}
@@ -145,7 +155,9 @@ class DaskRunner:
         import dask
 
         shared = self._ctx(ctx)
-        tasks = [dask.delayed(fn, pure=True)(b, off, shared, job) for b, off in zip(self.blocks, self.offsets)]
+        tasks = [
+            dask.delayed(fn, pure=True)(b, off, shared, job, self.check_finite) for b, off in zip(self.blocks, self.offsets)
+        ]
         return list(dask.compute(*tasks))
 
     def rank(self, ctx: ChunkContext, job: RankJob) -> RankOutput:
@@ -165,7 +177,8 @@ class DaskRunner:
 
 
 def accuracy_inputs(
-    query: Any, query_labels: Any, reference: Any, reference_labels: Any, ref_includes_query: bool
+    query: Any, query_labels: Any, reference: Any, reference_labels: Any, ref_includes_query: bool,
+    check_finite: bool = True,
 ) -> tuple[DaskRunner, Any, np.ndarray, np.ndarray, np.ndarray, Any]:
     """Checked inputs of ``AccuracyCalculator.get_accuracy`` for a Dask ``query``.
 
@@ -180,7 +193,8 @@ def accuracy_inputs(
     ref = np.asarray(to_numpy(materialize(reference)))
     check_embeddings(ref, "reference", xp=xnp)
     check_accuracy_shapes(query, ref, ref_includes_query)
-    check_finite(ref, "reference", xnp)
+    if check_finite:
+        check_finite_(ref, "reference", xnp, where="AccuracyCalculator.get_accuracy")
     ql = np.asarray(to_numpy(materialize(query_labels)))
     rl = ql if (same and reference_labels is query_labels) else np.asarray(to_numpy(materialize(reference_labels)))
     qlab = prepare_accuracy_labels(ql, int(query.shape[0]), xnp, "cpu", name="query_labels")
@@ -191,4 +205,4 @@ def accuracy_inputs(
         close = bool(da.all(da.abs(query - head) <= 1e-8 + 1e-5 * np.abs(head)).compute())
         if not close or not np.array_equal(qlab, rlab[:n]):
             raise ValueError(PREFIX_MISMATCH)
-    return DaskRunner(query), query, ref, qlab, rlab, xnp
+    return DaskRunner(query, check_finite), query, ref, qlab, rlab, xnp

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from .._array_api import floating_work_dtype, from_host_indices, index_dtype, namespace_and_device, no_grad, to_numpy, topk
-from .._checks import check_embeddings, check_finite
+from .._checks import check_embeddings
+from .._checks import check_finite as check_finite_
 from ._backend_extras import device_of
 from .dask_support import materialize
 
@@ -112,6 +113,7 @@ def kmeans(
     max_iter: int = 100,
     tol: float = 1e-4,
     rng: np.random.Generator | int | None = None,
+    check_finite: bool = True,
 ) -> Array:
     """Cluster the rows of ``x`` into ``n_clusters`` groups; returns the labels.
 
@@ -128,6 +130,9 @@ def kmeans(
     n_init, max_iter : positive ints
     tol : float >= 0
     rng : numpy Generator, int seed or None (the seeding's random draws, made on the host)
+    check_finite : bool, default True
+        The library's non-finite policy: NaN or inf in ``x`` raises ``ValueError`` naming its
+        first bad row (one reduction, one host sync); False skips it.
 
     Returns
     -------
@@ -154,7 +159,8 @@ def kmeans(
             raise ValueError(f"{name} must be a positive int, got {v!r}")
     if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not tol >= 0:
         raise ValueError(f"tol must be a number >= 0, got {tol!r}")
-    check_finite(x, "x", xp)
+    if check_finite:
+        check_finite_(x, "x", xp, where="kmeans")
     gen = np.random.default_rng(rng)
     with no_grad(xp):
         work = floating_work_dtype(x.dtype, xp)
@@ -195,14 +201,25 @@ class KMeans:
     (3,)
     """
 
-    def __init__(self, n_init: int = 1, max_iter: int = 100, tol: float = 1e-4, rng: np.random.Generator | int | None = None) -> None:
+    def __init__(
+        self,
+        n_init: int = 1,
+        max_iter: int = 100,
+        tol: float = 1e-4,
+        rng: np.random.Generator | int | None = None,
+        check_finite: bool = True,
+    ) -> None:
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
         self.rng = rng
+        self.check_finite = check_finite
 
     def __call__(self, x: Array, nmb_clusters: int) -> Array:
-        return kmeans(materialize(x), nmb_clusters, n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, rng=self.rng)
+        return kmeans(
+            materialize(x), nmb_clusters, n_init=self.n_init, max_iter=self.max_iter, tol=self.tol, rng=self.rng,
+            check_finite=self.check_finite,
+        )
 
     def __repr__(self) -> str:
         return f"KMeans(n_init={self.n_init}, max_iter={self.max_iter}, tol={self.tol}, rng={self.rng!r})"

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+import numpy as np
+
 from .._array_api import index_dtype, is_dask_array, namespace_and_device, to_numpy
-from .._checks import check_embeddings, check_finite
+from .._budget import DEFAULT_OUTPUT_BUDGET, check_output_budget, check_output_size
+from .._checks import check_all_finite, check_embeddings
 from . import dask_support
 from ._blocks import DEFAULT_MEMORY_BUDGET, check_block, check_k, check_memory_budget, check_search
 from ._blocks import plan_blocks  # noqa: F401  (the block sizes knn chooses; importable from here)
@@ -38,6 +41,8 @@ def knn(
     block_size: int | None = None,
     ref_block_size: int | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    check_finite: bool = True,
+    output_budget: int | None = DEFAULT_OUTPUT_BUDGET,
 ) -> tuple[Array, Array]:
     """Exact k nearest neighbours of every query row in ``reference``.
 
@@ -63,6 +68,14 @@ def knn(
         unless fewer than 32 query rows would fit in the budget against it.
     memory_budget : int
         Bytes allowed for one block's intermediate arrays when sizes are chosen automatically.
+    check_finite : bool, default True
+        The library's non-finite policy: NaN or inf in ``query`` or ``reference`` raises
+        ``ValueError`` naming the array and its first bad row (one reduction over both and
+        one host sync); False skips it (a NaN row then ranks arbitrarily).
+    output_budget : int or None, default :data:`agnostic_ml.DEFAULT_OUTPUT_BUDGET` (2**28)
+        The most ``(query, neighbour)`` entries (``Q * k``) the result may hold; a larger
+        ``k`` raises :class:`agnostic_ml.OutputTooLargeError` before anything is computed.
+        None: no limit.
 
     Returns
     -------
@@ -81,10 +94,14 @@ def knn(
     >>> i.ravel().tolist(), d.ravel().tolist()
     ([1, 0, 1], [1.0, 1.0, 2.0])
     """
+    budget = check_output_budget(output_budget)
     if is_dask_array(query):
+        if isinstance(k, int) and not isinstance(k, bool):
+            _check_knn_output(int(query.shape[0]), k, query.dtype == np.float64, budget)
         return dask_support.knn_dask(
             query, reference, k, distance=distance, ref_includes_query=ref_includes_query,
             block_size=block_size, ref_block_size=ref_block_size, memory_budget=memory_budget,
+            check_finite=check_finite,
         )
     dist = resolve_distance(distance)
     xp, device = namespace_and_device(query, reference)
@@ -95,12 +112,19 @@ def knn(
     k, block_size, ref_block_size = check_search(
         query.shape[0], reference.shape[0], k, ref_includes_query, block_size, ref_block_size
     )
-    check_finite(query, "query", xp)
-    if reference is not query:
-        check_finite(reference, "reference", xp)
+    _check_knn_output(int(query.shape[0]), k, query.dtype == xp.float64, budget)
+    if check_finite:
+        check_all_finite({"query": query, "reference": None if reference is query else reference}, xp=xp, where="knn")
     return search(
         query, reference, k, distance=dist, offset=0 if ref_includes_query else None,
         block_size=block_size, ref_block_size=ref_block_size, memory_budget=memory_budget, xp=xp,
+    )
+
+
+def _check_knn_output(n_query: int, k: int, float64: bool, budget: int | None) -> None:
+    check_output_size(
+        n_query * k, budget, where="knn", what="(query, neighbour) entries", bytes_per_item=8 + (8 if float64 else 4),
+        way_out="use a smaller k, or search fewer queries at a time",
     )
 
 
@@ -132,6 +156,8 @@ class ExactKNN:
         Query rows per block (default: from a 256 MiB budget).
     memory_budget : int
         Bytes per block when ``block_size`` is None.
+    check_finite, output_budget
+        As in :func:`knn`.
 
     Examples
     --------
@@ -147,10 +173,16 @@ class ExactKNN:
         distance: BaseDistance | None = None,
         block_size: int | None = None,
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        check_finite: bool = True,
+        output_budget: int | None = DEFAULT_OUTPUT_BUDGET,
     ) -> None:
         self.distance = resolve_distance(distance)
         self.block_size = check_block(block_size, "block_size")
         self.memory_budget = check_memory_budget(memory_budget)
+        if not isinstance(check_finite, bool):
+            raise TypeError(f"check_finite must be a bool, got {check_finite!r}")
+        self.check_finite = check_finite
+        self.output_budget = check_output_budget(output_budget)
 
     def __call__(
         self, query: Array, k: int, reference: Array | None = None, ref_includes_query: bool = False
@@ -159,6 +191,7 @@ class ExactKNN:
         return knn(
             query, ref, k, distance=self.distance, ref_includes_query=ref_includes_query,
             block_size=self.block_size, memory_budget=self.memory_budget,
+            check_finite=self.check_finite, output_budget=self.output_budget,
         )
 
     def __repr__(self) -> str:
@@ -190,23 +223,28 @@ class FaissKNN:
     ----------
     index_init_fn : callable, optional
         ``dim -> faiss index``.
+    check_finite : bool, default True
+        As in :func:`knn` (faiss would rank a NaN row arbitrarily).
     """
 
-    def __init__(self, index_init_fn: Any = None) -> None:
+    def __init__(self, index_init_fn: Any = None, check_finite: bool = True) -> None:
         self.index_init_fn = index_init_fn
+        self.check_finite = check_finite
 
     def __call__(
         self, query: Array, k: int, reference: Array | None = None, ref_includes_query: bool = False
     ) -> tuple[Array, Array]:
         import numpy as np
 
-        faiss = _import_faiss()
         ref = query if reference is None else reference
         xp, device = namespace_and_device(query, ref)
         check_embeddings(query, "query", xp=xp)
         check_embeddings(ref, "reference", xp=xp)
         n_q = query.shape[0]
         k = check_k(k, ref.shape[0] - int(bool(ref_includes_query)))
+        if self.check_finite:
+            check_all_finite({"query": query, "reference": None if ref is query else ref}, xp=xp, where="FaissKNN")
+        faiss = _import_faiss()  # after the input checks: bad input is reported as such without faiss too
         q = np.ascontiguousarray(to_numpy(query), dtype=np.float32)
         r = np.ascontiguousarray(to_numpy(ref), dtype=np.float32)
         init = faiss.IndexFlatL2 if self.index_init_fn is None else self.index_init_fn

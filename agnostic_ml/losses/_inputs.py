@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import index_dtype, namespace_and_device, same_device, to_numpy
-from .._checks import prepare_indices, prepare_labels
+from .._checks import _overrides_check_shapes, check_all_finite, check_embeddings, prepare_indices, prepare_labels
 
 Array = Any
 
 
 def check_loss_inputs(
-    embeddings: Any, labels: Any, ref_emb: Any, ref_labels: Any, *, distance: Any
+    embeddings: Any,
+    labels: Any,
+    ref_emb: Any,
+    ref_labels: Any,
+    *,
+    distance: Any,
+    check_finite: bool = True,
+    where: str | None = None,
 ) -> tuple[Array, Array | None, Array, Array | None]:
     """Validate a loss call and default the reference set to the batch.
 
@@ -19,6 +26,9 @@ def check_loss_inputs(
     namespace and on their device; without ``ref_emb``, ``ref_emb is embeddings`` and
     ``ref_labels is labels`` (PML's self-pair rule keys on that identity). Shapes are
     checked by ``distance.check_shapes`` (a custom distance may accept other shapes).
+    ``check_finite`` applies the non-finite policy to ``embeddings`` and ``ref_emb`` (one
+    fused reduction, one host sync; :func:`agnostic_ml._checks.check_all_finite`), naming
+    ``where`` (the loss) in the error.
     """
     if embeddings is None or not hasattr(embeddings, "shape") or not hasattr(embeddings, "dtype"):
         raise TypeError(f"embeddings must be an array of shape (batch, features), got {type(embeddings).__name__}")
@@ -36,9 +46,18 @@ def check_loss_inputs(
             raise ValueError(f"ref_emb is on device {ref_device} but embeddings are on {device}")
         if not xp.isdtype(ref_emb.dtype, "real floating"):
             raise TypeError(f"ref_emb must have a real floating dtype, got {ref_emb.dtype}")
-    distance.check_shapes(embeddings, ref_emb)
+    if _overrides_check_shapes(distance):
+        distance.check_shapes(embeddings, ref_emb)  # PML's hook: a custom distance decides
+    else:
+        check_embeddings(embeddings, "embeddings", xp=xp)
+        if ref_emb is not None:
+            check_embeddings(ref_emb, "ref_emb", xp=xp)
+            if ref_emb.shape[1] != embeddings.shape[1]:
+                raise ValueError(f"ref_emb has {ref_emb.shape[1]} features but embeddings have {embeddings.shape[1]}")
     n = embeddings.shape[0]
     lab = None if labels is None else prepare_labels(labels, n, xp=xp, device=device, name="labels")
+    if check_finite:
+        check_all_finite({"embeddings": embeddings, "ref_emb": ref_emb}, xp=xp, where=where)
     if ref_emb is None:
         return embeddings, lab, embeddings, lab
     rlab = None if ref_labels is None else prepare_labels(ref_labels, ref_emb.shape[0], xp=xp, device=device, name="ref_labels")

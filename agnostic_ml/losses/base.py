@@ -19,6 +19,7 @@ import functools
 from typing import Any, Sequence
 
 from .._array_api import floating_work_dtype, follow, namespace_and_device, same_device
+from .._budget import DEFAULT_OUTPUT_BUDGET, check_output_budget
 from .._stats import RecordsStats
 from ..distances import BaseDistance, LpDistance
 from ..reducers import BaseReducer, DoNothingReducer, MeanReducer, MultipleReducers
@@ -73,6 +74,16 @@ class BaseMetricLossFunction(RecordsStats):
     embedding_reg_weight : float, default 1
     collect_stats : bool, default False
         Record statistics of each call in ``self.stats`` (0-D arrays, no host sync).
+    check_finite : bool, default True
+        The library's non-finite policy: a NaN or inf in ``embeddings`` or ``ref_emb``
+        raises ``ValueError`` naming the array and its first bad row, before the loss is
+        computed. It costs one reduction over the inputs and one host sync per call (on a
+        GPU the sync waits for the forward pass queued so far); pass False (or set
+        ``loss.check_finite = False``) to skip it.
+    output_budget : int or None, default :data:`agnostic_ml.DEFAULT_OUTPUT_BUDGET` (2**28)
+        The most tuples the loss may list when it enumerates them itself (all pairs, all
+        triplets, pairs combined into triplets); more raise
+        :class:`agnostic_ml.OutputTooLargeError` before anything is allocated. None: no limit.
 
     Notes
     -----
@@ -111,6 +122,8 @@ class BaseMetricLossFunction(RecordsStats):
         embedding_regularizer: Any = None,
         embedding_reg_weight: float = 1,
         collect_stats: bool = False,
+        check_finite: bool = True,
+        output_budget: int | None = DEFAULT_OUTPUT_BUDGET,
         **legacy: Any,
     ) -> None:
         # Known before the reducer is built (it needs every sub-loss name); a plain bool is
@@ -123,6 +136,10 @@ class BaseMetricLossFunction(RecordsStats):
         if legacy:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s) {sorted(legacy)}")
         self.collect_stats = bool(collect_stats)
+        if not isinstance(check_finite, bool):
+            raise TypeError(f"check_finite must be a bool, got {check_finite!r}")
+        self.check_finite = check_finite
+        self.output_budget = check_output_budget(output_budget)
         self.stats: dict[str, Any] = {}
         if distance is None:
             distance = self.get_default_distance()
@@ -217,7 +234,8 @@ class BaseMetricLossFunction(RecordsStats):
     ) -> Array:
         self.stats = {}
         embeddings, labels, ref_emb, ref_labels = check_loss_inputs(
-            embeddings, labels, ref_emb, ref_labels, distance=self.distance
+            embeddings, labels, ref_emb, ref_labels, distance=self.distance,
+            check_finite=getattr(self, "check_finite", True), where=type(self).__name__,
         )
         if indices_tuple is not None:
             indices_tuple = prepare_indices_tuple(indices_tuple, embeddings.shape[0], ref_emb.shape[0], embeddings)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import at, follow, index_dtype, namespace_and_device, no_grad, nonzero, same_device, to_numpy
-from .._checks import prepare_indices, prepare_labels
+from .._budget import DEFAULT_OUTPUT_BUDGET
+from .._checks import check_finite, prepare_indices, prepare_labels
 from .._stats import RecordsStats
 from ..tuples import convert_to_pairs, convert_to_triplets, get_all_pairs_indices, remove_self_comparisons
 from .wrappers import TUPLE_LOSSES, BaseLossWrapper
@@ -34,8 +35,10 @@ class CrossBatchMemory(BaseLossWrapper, RecordsStats):
     (PML does not save it). The queue follows the embeddings' namespace, device and dtype
     (labels' dtype for ``label_memory``). Errors are ``ValueError`` s with messages where PML
     asserts: a batch larger than the queue, an ``enqueue_mask`` of the wrong shape or dtype,
-    or more masked rows than the queue holds. The wrapped loss must be one of PML's tuple
-    losses (:data:`agnostic_ml.losses.wrappers.TUPLE_LOSSES` or MarginLoss, or subclasses).
+    or more masked rows than the queue holds. Non-finite embeddings raise ``ValueError``
+    before they are enqueued (unless the wrapped loss has ``check_finite=False``). The wrapped
+    loss must be one of PML's tuple losses (:data:`agnostic_ml.losses.wrappers.TUPLE_LOSSES`
+    or MarginLoss, or subclasses).
     ``reset_queue()`` empties it.
 
     Examples
@@ -102,6 +105,9 @@ class CrossBatchMemory(BaseLossWrapper, RecordsStats):
             )
         n = embeddings.shape[0]
         labels = prepare_labels(labels, n, xp=xp, device=device, name="labels")
+        if getattr(self.loss, "check_finite", True):
+            # before the batch is enqueued: a NaN row in the queue would poison every later batch
+            check_finite(embeddings, "embeddings", xp, where="CrossBatchMemory")
         emb_mem = self._follow("embedding_memory", xp, device, embeddings.dtype)
         self._follow("label_memory", xp, device, labels.dtype)
         if enqueue_mask is not None:
@@ -168,7 +174,9 @@ class CrossBatchMemory(BaseLossWrapper, RecordsStats):
         if self.miner is not None:
             tup = self.miner(embeddings, labels, e_mem, l_mem)
         else:
-            tup = get_all_pairs_indices(labels, l_mem)
+            tup = get_all_pairs_indices(
+                labels, l_mem, output_budget=getattr(self.loss, "output_budget", DEFAULT_OUTPUT_BUDGET)
+            )
         if remove_self:
             tup = remove_self_comparisons(tup, self.curr_batch_idx, self.memory_size)
         if input_indices_tuple is not None:
@@ -179,8 +187,8 @@ class CrossBatchMemory(BaseLossWrapper, RecordsStats):
                 prepare_indices(t, xp=xp, device=device, name=f"indices_tuple[{i}]") for i, t in enumerate(input_indices_tuple)
             )
             if len(input_indices_tuple) == 3 and len(tup) == 4:
-                input_indices_tuple = convert_to_pairs(input_indices_tuple, labels, like=embeddings)
+                input_indices_tuple = convert_to_pairs(input_indices_tuple, labels, l_mem, like=embeddings)
             elif len(input_indices_tuple) == 4 and len(tup) == 3:
-                input_indices_tuple = convert_to_triplets(input_indices_tuple, labels, like=embeddings)
+                input_indices_tuple = convert_to_triplets(input_indices_tuple, labels, l_mem, like=embeddings)
             tup = tuple(xp.concat([a, xp.astype(b, a.dtype)]) for a, b in zip(tup, input_indices_tuple))
         return tup

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._array_api import namespace_and_device, to_numpy
+from .._budget import DEFAULT_OUTPUT_BUDGET
 from ..tuples import convert_to_pairs
 from ._math import gather_pairs, pair_mask
 from .base import BaseMetricLossFunction
@@ -23,7 +24,9 @@ def tuple_pairs(loss: Any, embeddings: Array, labels: Array, indices_tuple: Any,
     labels_or_indices_tuple_required(labels, indices_tuple, owner)
     if indices_tuple is None and ref_emb is not embeddings and ref_labels is None:
         raise ValueError(f"{owner}: ref_emb was given without ref_labels; pass ref_labels (or an indices_tuple)")
-    return convert_to_pairs(indices_tuple, labels, ref_labels, like=embeddings)
+    return convert_to_pairs(
+        indices_tuple, labels, ref_labels, like=embeddings, output_budget=getattr(loss, "output_budget", DEFAULT_OUTPUT_BUDGET)
+    )
 
 
 class GenericPairLoss(BaseMetricLossFunction):

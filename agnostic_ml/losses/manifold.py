@@ -189,7 +189,9 @@ class ManifoldLoss(BaseMetricLossFunction):
         ref_labels: Any = None,
     ) -> Array:
         self.stats = {}
-        embeddings, _, _, _ = check_loss_inputs(embeddings, None, None, None, distance=self.distance)
+        embeddings, _, _, _ = check_loss_inputs(
+            embeddings, None, None, None, distance=self.distance, check_finite=self.check_finite, where="ManifoldLoss"
+        )
         if ref_emb is not None or ref_labels is not None:
             raise ValueError("ref_emb is not supported by ManifoldLoss")
         if labels is not None:

@@ -189,7 +189,8 @@ class TripletMarginLoss(BaseMetricLossFunction):
             if streamed is not None:
                 return streamed
         a, p, n = convert_to_triplets(
-            indices_tuple, labels, ref_labels, t_per_anchor=self.triplets_per_anchor, rng=self.rng, like=embeddings
+            indices_tuple, labels, ref_labels, t_per_anchor=self.triplets_per_anchor, rng=self.rng, like=embeddings,
+            output_budget=self.output_budget,
         )
         if a.shape[0] == 0:
             return self.zero_losses()

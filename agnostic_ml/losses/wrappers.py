@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .._array_api import index_dtype, namespace_and_device
+from .._checks import check_all_finite
 from .._component import Component
 
 Array = Any
@@ -201,6 +202,9 @@ class SelfSupervisedLoss(BaseLossWrapper):
                 f"ref_emb must have the shape of embeddings {tuple(embeddings.shape)} (row i augments row i), "
                 f"got {tuple(ref_emb.shape)}"
             )
+        if getattr(self.loss, "check_finite", True):
+            # here, so that a bad row is named in the caller's arrays (not in their concatenation)
+            check_all_finite({"embeddings": embeddings, "ref_emb": ref_emb}, xp=xp, where="SelfSupervisedLoss")
         labels = xp.arange(embeddings.shape[0], dtype=index_dtype(xp, device), device=device)
         if self.symmetric:
             return self.loss(xp.concat([embeddings, ref_emb], axis=0), xp.concat([labels, labels]))

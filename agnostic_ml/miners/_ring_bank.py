@@ -8,7 +8,6 @@ import numpy as np
 
 from .._array_api import at, namespace_and_device, no_grad, same_device, to_numpy
 from .._component import Component
-from .._checks import prepare_batch
 from .._typing import Array
 from .base import refuse_ref_args
 from .indexed_triplets import IndexedTriplets
@@ -180,7 +179,7 @@ class MemoryMinerBase:
         ``E, LE = miner.reference_set(x, y); a, p, n = miner(x, y); loss(E, LE, (a, p, n))``.
         Batch rows stay differentiable. :meth:`mine_extended` does both in one call.
         """
-        batch = prepare_batch(embeddings, labels)
+        batch = self.prepare_inputs(embeddings, labels)
         return self._reference(batch.embeddings, batch.labels, batch.xp)
 
     def mine_extended(self, embeddings: Array, labels: Any) -> IndexedTriplets:
@@ -190,7 +189,7 @@ class MemoryMinerBase:
         negatives, is_original)``; ``E = [batch; bank rows]`` keeps the batch rows
         differentiable (bank rows are detached copies).
         """
-        batch = prepare_batch(embeddings, labels)
+        batch = self.prepare_inputs(embeddings, labels)
         xp, emb, lab = batch.xp, batch.embeddings, batch.labels
         with no_grad(xp):
             a, p, n, original, ref, ref_lab = self._step(emb, lab)

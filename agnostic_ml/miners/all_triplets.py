@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._array_api import empty_indices, from_host_indices, index_dtype, namespace_and_device
+from .._budget import DEFAULT_OUTPUT_BUDGET, check_output_budget, check_output_size
 from .._random import as_generator
 from .._typing import Array
 from ..tuples import get_all_triplets_indices
@@ -59,6 +60,11 @@ class AllTripletsMiner(OMLTripletCalls, BaseMiner):
     rng : numpy.random.Generator | int | None
         Source of randomness for the subsampling (consumed across calls).
     collect_stats : bool, default False
+    output_budget : int or None, default :data:`agnostic_ml.DEFAULT_OUTPUT_BUDGET` (2**28)
+        The most triplets a call may return (``min(#valid triplets, max_output_triplets)``);
+        a call that would return more raises :class:`agnostic_ml.OutputTooLargeError` before
+        allocating anything (2000 rows of two classes ask for 2e9 triplets, 48 GB). Pass
+        ``max_output_triplets`` to draw a random subset instead, or None for no limit.
 
     Examples
     --------
@@ -71,15 +77,24 @@ class AllTripletsMiner(OMLTripletCalls, BaseMiner):
     5
     """
 
-    def __init__(self, max_output_triplets: int = sys.maxsize, rng: Any = None, *, collect_stats: bool = False) -> None:
+    def __init__(
+        self,
+        max_output_triplets: int = sys.maxsize,
+        rng: Any = None,
+        *,
+        collect_stats: bool = False,
+        output_budget: int | None = DEFAULT_OUTPUT_BUDGET,
+    ) -> None:
         super().__init__(collect_stats=collect_stats, distance=oml_distance())
         self.max_output_triplets = check_int(max_output_triplets, "max_output_triplets", minimum=1)
+        self.output_budget = check_output_budget(output_budget)
         self.rng = as_generator(rng)
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
         exclude_self = ref_labels is labels
         return all_triplets_indices(
-            labels, ref_labels, exclude_self=exclude_self, max_output=self.max_output_triplets, rng=self.rng
+            labels, ref_labels, exclude_self=exclude_self, max_output=self.max_output_triplets, rng=self.rng,
+            output_budget=self.output_budget,
         )
 
     def __repr__(self) -> str:
@@ -128,10 +143,12 @@ def all_triplets_indices(
     exclude_self: bool,
     max_output: int = sys.maxsize,
     rng: np.random.Generator | None = None,
+    output_budget: int | None = DEFAULT_OUTPUT_BUDGET,
 ) -> tuple[Array, Array, Array]:
     """All valid triplets in lexicographic order, or a sorted uniform subset of ``max_output``.
 
-    Labels are arrays of one namespace and device (already validated).
+    Labels are arrays of one namespace and device (already validated). The output size,
+    ``min(total, max_output)``, is checked against ``output_budget`` before anything is built.
     """
     xp, device = namespace_and_device(labels)
     if labels.shape[0] == 0 or ref_labels.shape[0] == 0:
@@ -140,9 +157,13 @@ def all_triplets_indices(
     total = total_of(xp.cumulative_sum(counts["n_pos"] * counts["n_neg"]))
     if total == 0:
         return empty_indices(3, xp=xp, device=device)
+    check_output_size(
+        min(total, max_output), output_budget, where="AllTripletsMiner", what="triplets",
+        way_out="pass max_output_triplets=<n> to draw a random subset of n triplets, or use a smaller batch",
+    )
     if total <= max_output:
         # The shared blocked enumerator (same set and lexicographic order as the decoder).
-        return get_all_triplets_indices(labels, None if exclude_self else ref_labels)
+        return get_all_triplets_indices(labels, None if exclude_self else ref_labels, output_budget=None)
     gen = as_generator(rng)
     host = gen.choice(total, size=max_output, replace=False, shuffle=False)
     host.sort()

@@ -6,7 +6,6 @@ import math
 from typing import Any
 
 from .._array_api import empty_indices, floating_work_dtype, namespace_and_device, nonzero, take_nonneg
-from .._checks import check_finite
 from .._label_masks import label_masks
 from .._typing import Array
 from .._validate import is_real
@@ -42,7 +41,7 @@ class AngularMiner(BaseMiner):
       has ``||a - p|| = 0`` and no angle above 0.
     - ``angle`` is validated: a real number in ``[0, 90)`` degrees (the angle lies in
       ``[0, 90)``, so a larger threshold could never select anything).
-    - Non-finite embeddings raise ``ValueError``.
+    - Non-finite embeddings raise ``ValueError`` (the library's policy, see :class:`BaseMiner`).
     - Output order is PML's: ``(a, p, n)`` lexicographic.
     - Stats (``collect_stats=True``, all in degrees, 0-D arrays; over all triplets as in
       PML): ``average_angle``, ``min_angle``, ``max_angle``, ``std_of_angle``
@@ -76,11 +75,8 @@ class AngularMiner(BaseMiner):
         self.angle = float(angle)
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
-        xp, device = namespace_and_device(embeddings)
-        check_finite(embeddings, "embeddings", xp)
+        xp, device = namespace_and_device(embeddings)  # finite inputs: checked by BaseMiner.forward
         exclude_self = ref_labels is labels
-        if not exclude_self:
-            check_finite(ref_emb, "ref_emb", xp)
         dtype = floating_work_dtype(xp.result_type(embeddings.dtype, ref_emb.dtype), xp=xp)  # half -> float32
         q = self.distance.normalize(embeddings if embeddings.dtype == dtype else xp.astype(embeddings, dtype))
         r = q if exclude_self and ref_emb is embeddings else self.distance.normalize(

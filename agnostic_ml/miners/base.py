@@ -40,10 +40,20 @@ class BaseMiner(RecordsStats):
         default, and then nothing is computed for them.
     distance : BaseDistance, optional
         Default ``LpDistance()`` (normalised Euclidean), as in PML; subclasses may differ.
+    check_finite : bool, default True
+        The library's non-finite policy: a NaN or inf in ``embeddings`` or ``ref_emb`` raises
+        ``ValueError`` naming the array and its first bad row, before anything is mined (a
+        NaN row would otherwise win as "hardest" negative or silently drop out). It costs
+        one reduction over the inputs and one host sync per call (miners sync anyway to
+        turn masks into indices). Set ``miner.check_finite = False`` (every miner has the
+        attribute, whatever its constructor takes) to skip it when the inputs are known
+        to be finite.
     """
 
     #: True for miners whose reference set is built internally: they refuse ``ref_emb`` / ``ref_labels``.
     builds_own_reference: bool = False
+    #: The non-finite policy (see ``check_finite`` above); an instance attribute overrides it.
+    check_finite: bool = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # PML 0.9's miner arguments (normalize_embeddings, use_similarity, squared_distances)
@@ -65,7 +75,9 @@ class BaseMiner(RecordsStats):
         __init__._maps_legacy = True  # type: ignore[attr-defined]
         cls.__init__ = __init__  # type: ignore[method-assign]
 
-    def __init__(self, collect_stats: bool = False, distance: BaseDistance | None = None, **legacy: Any) -> None:
+    def __init__(
+        self, collect_stats: bool = False, distance: BaseDistance | None = None, check_finite: bool = True, **legacy: Any
+    ) -> None:
         if legacy:
             from .legacy import apply_legacy
 
@@ -78,6 +90,10 @@ class BaseMiner(RecordsStats):
         super().__init__()
         if distance is not None and not isinstance(distance, BaseDistance):
             raise TypeError(f"distance must be an agnostic_ml distance, got {type(distance).__name__}")
+        if not isinstance(check_finite, bool):
+            raise TypeError(f"check_finite must be a bool, got {check_finite!r}")
+        if not check_finite:
+            self.check_finite = False
         self.collect_stats = bool(collect_stats)
         self.distance = self.default_distance() if distance is None else distance
         self.stats: dict[str, Any] = {}
@@ -97,7 +113,7 @@ class BaseMiner(RecordsStats):
     ) -> tuple[Array, ...]:
         if self.builds_own_reference:
             refuse_ref_args(self, ref_emb, ref_labels)
-        batch = prepare_batch(embeddings, labels, ref_emb, ref_labels, distance=self.distance)
+        batch = self.prepare_inputs(embeddings, labels, ref_emb, ref_labels)
         self.stats = {}
         with no_grad(batch.xp):
             out = self.mine(batch.embeddings, batch.labels, batch.ref_emb, batch.ref_labels)
@@ -109,6 +125,22 @@ class BaseMiner(RecordsStats):
                 self.stats["num_pos_pairs"] = int(out[0].shape[0])
                 self.stats["num_neg_pairs"] = int(out[2].shape[0])
         return out
+
+    def prepare_inputs(self, embeddings: Array, labels: Any, ref_emb: Array | None = None, ref_labels: Any = None) -> Any:
+        """:func:`agnostic_ml._checks.prepare_batch` with this miner's ``check_finite`` and name in errors.
+
+        Every entry point of a miner (``forward``, ``mine_extended``, ...) validates its
+        inputs through this method, so that the non-finite policy applies to all of them.
+        """
+        return prepare_batch(
+            embeddings,
+            labels,
+            ref_emb,
+            ref_labels,
+            check_finite=bool(self.check_finite),
+            where=type(self).__name__,
+            distance=self.distance,
+        )
 
     @staticmethod
     def _check_output(out: Any, xp: Any, device: Any) -> tuple[Array, ...]:

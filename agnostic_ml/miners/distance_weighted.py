@@ -7,7 +7,6 @@ import math
 import numpy as np
 
 from .._array_api import floating_work_dtype, namespace_and_device
-from .._checks import check_finite
 from .._random import as_generator
 from .._typing import Array
 from .._validate import is_real
@@ -42,7 +41,9 @@ class DistanceWeightedMiner(BaseMiner):
     - Randomness comes only from ``rng`` (``numpy.random.Generator``, int seed or None):
       same seed, same triplets on every backend. The draws are therefore not PML's
       (PML uses torch's global RNG): outputs agree in distribution, not element by element.
-    - Non-finite embeddings raise ``ValueError``.
+    - Non-finite embeddings raise ``ValueError`` (the library's policy, see :class:`BaseMiner`);
+      ``cutoff >= nonzero_loss_cutoff``, ``cutoff >= 2`` and ``nonzero_loss_cutoff <= 0``, which
+      could never select a negative, raise ``ValueError`` (PML accepts them and returns nothing).
 
     Parameters
     ----------
@@ -79,6 +80,21 @@ class DistanceWeightedMiner(BaseMiner):
         for name, v in (("cutoff", cutoff), ("nonzero_loss_cutoff", nonzero_loss_cutoff)):
             if not is_real(v) or not math.isfinite(v):
                 raise ValueError(f"{name} must be a finite real number, got {v!r}")
+        # d = max(d_an, cutoff) must satisfy 0 < d < nonzero_loss_cutoff and d < 2 (the weight's
+        # log(1 - d^2 / 4)): settings outside these bounds could never select a negative.
+        if cutoff >= nonzero_loss_cutoff:
+            raise ValueError(
+                f"cutoff ({cutoff!r}) must be smaller than nonzero_loss_cutoff ({nonzero_loss_cutoff!r}): "
+                "distances are raised to cutoff and only those below nonzero_loss_cutoff are kept, so no "
+                "negative could ever be selected"
+            )
+        if cutoff >= 2:
+            raise ValueError(
+                f"cutoff must be < 2 (the largest normalised Euclidean distance), got {cutoff!r}: "
+                "no negative could ever be selected"
+            )
+        if nonzero_loss_cutoff <= 0:
+            raise ValueError(f"nonzero_loss_cutoff must be > 0 (distances are >= 0), got {nonzero_loss_cutoff!r}")
         self.cutoff = float(cutoff)
         self.nonzero_loss_cutoff = float(nonzero_loss_cutoff)
         self.rng = as_generator(rng)
@@ -122,10 +138,7 @@ class DistanceWeightedMiner(BaseMiner):
         return xp.where(eligible, xp.exp(masked - row_max), zero)
 
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
-        xp, _ = namespace_and_device(embeddings)
-        check_finite(embeddings, "embeddings", xp)
-        if ref_emb is not embeddings:
-            check_finite(ref_emb, "ref_emb", xp)
+        # finite inputs: checked by BaseMiner.forward
         w = self.weights(embeddings, labels, ref_emb, ref_labels)
         return get_random_triplet_indices(labels, ref_labels, weights=w, rng=self.rng, like=embeddings)
 

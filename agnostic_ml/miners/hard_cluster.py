@@ -15,7 +15,6 @@ from .._array_api import (
     take_rows,
     to_numpy,
 )
-from .._checks import prepare_batch
 from .._typing import Array
 from ..distances import BaseDistance
 from ._oml import check_distance, hardness
@@ -138,7 +137,7 @@ class HardClusterMiner(BaseMiner):
 
     def clusters(self, embeddings: Array, labels: Any) -> ClusterTriplets:
         """The centres and the triplets as (class, sample, class) indices."""
-        batch = prepare_batch(embeddings, labels)
+        batch = self.prepare_inputs(embeddings, labels)
         return cluster_triplets(batch.embeddings, batch.labels, self.distance)
 
     def reference_set(self, embeddings: Array, labels: Any) -> tuple[Array, Array]:
@@ -148,7 +147,7 @@ class HardClusterMiner(BaseMiner):
 
     def mine_extended(self, embeddings: Array, labels: Any) -> IndexedTriplets:
         """Indices together with the extended set ``E`` they refer to (one pass)."""
-        batch = prepare_batch(embeddings, labels)
+        batch = self.prepare_inputs(embeddings, labels)
         xp, emb, lab = batch.xp, batch.embeddings, batch.labels
         t = cluster_triplets(emb, lab, self.distance)
         n = emb.shape[0]

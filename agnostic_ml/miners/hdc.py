@@ -114,7 +114,10 @@ class HDCMiner(BaseMiner):
             a1, p = nonzero_2d(keep_pos, xp=xp)
             a2, n_ = nonzero_2d(keep_neg, xp=xp)
             return a1, p, a2, n_
-        a1, p, a2, n_ = convert_to_pairs(self._external, labels, like=embeddings)
+        try:
+            a1, p, a2, n_ = convert_to_pairs(self._external, labels, ref_labels, like=embeddings)
+        except ValueError as exc:
+            raise ValueError(f"external indices (set with set_idx_externally): {exc}") from None
         _check_in_range((a1, a2), n, "anchor", xp)
         _check_in_range((p, n_), m, "reference", xp)
         if a1.shape[0] == 0 and a2.shape[0] == 0:

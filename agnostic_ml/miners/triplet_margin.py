@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from .._array_api import floating_work_dtype, namespace_and_device, to_numpy
+from .._budget import DEFAULT_OUTPUT_BUDGET, check_output_budget, check_output_size
 from .._label_masks import label_masks
 from .._typing import Array
 from .._validate import check_choice, is_real
@@ -42,8 +43,12 @@ class TripletMarginMiner(BaseMiner):
     ------------------------
     - An unknown ``type_of_triplets`` raises ``ValueError`` (PML silently treats it as
       ``"all"``); ``margin`` must be a finite real number.
-    - Non-finite distances (NaN/inf embeddings) raise ``ValueError`` instead of silently
+    - Non-finite embeddings raise ``ValueError`` (the library's policy, see :class:`BaseMiner`),
+      and so does a distance matrix that overflowed from finite inputs, instead of silently
       dropping the affected triplets.
+    - The number of triplets is counted before any is written: more than ``output_budget``
+      raise :class:`agnostic_ml.OutputTooLargeError` (PML's ``"all"`` on N = 2000 of two
+      classes would need 2e9 triplets, 48 GB).
     - The *set* of triplets is PML's; the order differs: triplets are grouped by
       ``(a, p)`` in lexicographic order like PML, but within a group the negatives come
       nearest first (by distance; most similar first for similarities) instead of by
@@ -59,6 +64,8 @@ class TripletMarginMiner(BaseMiner):
     distance : BaseDistance, optional
         Default ``LpDistance()`` (normalised Euclidean). Similarities (``is_inverted``) work.
     collect_stats : bool, default False
+    output_budget : int or None, default :data:`agnostic_ml.DEFAULT_OUTPUT_BUDGET` (2**28)
+        The most triplets a call may return; None: no limit.
 
     Examples
     --------
@@ -77,8 +84,10 @@ class TripletMarginMiner(BaseMiner):
         type_of_triplets: str = "all",
         collect_stats: bool = False,
         distance: BaseDistance | None = None,
+        output_budget: int | None = DEFAULT_OUTPUT_BUDGET,
     ) -> None:
         super().__init__(collect_stats=collect_stats, distance=distance)
+        self.output_budget = check_output_budget(output_budget)
         if not is_real(margin) or not math.isfinite(margin):
             raise ValueError(f"margin must be a finite real number, got {margin!r}")
         check_choice(type_of_triplets, "type_of_triplets", TYPES_OF_TRIPLETS)
@@ -88,7 +97,7 @@ class TripletMarginMiner(BaseMiner):
     def mine(self, embeddings: Array, labels: Array, ref_emb: Array, ref_labels: Array) -> tuple[Array, Array, Array]:
         xp, device = namespace_and_device(embeddings)
         mat = self.distance(embeddings, ref_emb)
-        _check_finite(xp, embeddings=embeddings, ref_emb=None if ref_emb is embeddings else ref_emb, distance_matrix=mat)
+        _check_finite(xp, distance_matrix=mat)  # the inputs were checked by BaseMiner.forward; this catches overflow
         exclude_self = ref_labels is labels
         dist = self.distance
         margin = xp.asarray(self.margin, dtype=mat.dtype, device=device)
@@ -110,6 +119,10 @@ class TripletMarginMiner(BaseMiner):
 
         blocks = list(
             iter_triplet_blocks(mat, labels, ref_labels, exclude_self=exclude_self, bounds=bounds, inverted=dist.is_inverted)
+        )
+        check_output_size(
+            sum(b.total for b in blocks), self.output_budget, where="TripletMarginMiner", what="triplets",
+            way_out="use a smaller margin, type_of_triplets='hard' or 'semihard', or a smaller batch",
         )
         if self.collect_stats:
             self._record_stats(mat, labels, ref_labels, exclude_self, xp, device)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._array_api import follow, index_dtype, namespace_and_device
+from .._array_api import follow, index_dtype, namespace_and_device, to_numpy
+from .._checks import check_index_range
 from .._typing import Array
 from .base import BaseReducer
 
@@ -14,7 +15,9 @@ class ClassWeightedReducer(BaseReducer):
 
     ``i_k`` is the element index (``element``) or the anchor, the first index array
     (pairs and triplets). ``weights`` is indexed by label *value*, so labels must be
-    integer class ids in ``[0, len(weights))``. ``weights`` (host data or an array of the
+    integer class ids in ``[0, len(weights))``: a label outside that range (PML silently
+    reads ``weights[-1]`` for -1, or fails with a bare IndexError) raises ``ValueError``
+    naming ``labels`` (one host sync per call). ``weights`` (host data or an array of the
     losses' library) and host ``labels`` are moved to the losses' namespace, device and
     dtype on each call; ``self.weights`` is left as given (PML overwrites it with the
     moved copy).
@@ -63,6 +66,20 @@ class ClassWeightedReducer(BaseReducer):
         if losses.shape[0] == 0:
             return self.zero_loss(embeddings, losses)
         idt = index_dtype(xp, device)
-        cls = xp.take(lab, idx)
-        cls = cls if cls.dtype == idt else xp.astype(cls, idt)
+        n, c = lab.shape[0], w.shape[0]
+        if n == 0 or c == 0:
+            raise ValueError(f"ClassWeightedReducer: got {n} labels and {c} weights for {losses.shape[0]} losses")
+        # One host sync for the three checks: the (clipped) gather cannot fail before it.
+        idx_ok = xp.logical_and(xp.min(idx) >= 0, xp.max(idx) < n)
+        raw = xp.take(lab, xp.clip(idx, 0, n - 1))
+        is_int = xp.all(raw == xp.floor(raw)) if xp.isdtype(raw.dtype, "real floating") else xp.asarray(True, device=device)
+        cls = raw if raw.dtype == idt else xp.astype(raw, idt)
+        cls_ok = xp.logical_and(xp.min(raw) >= 0, xp.max(raw) < c)
+        flags = [bool(f) for f in to_numpy(xp.stack([idx_ok, is_int, cls_ok])).tolist()]
+        if not flags[0]:
+            check_index_range(idx, n, "loss indices (anchors)", xp=xp, what="rows of labels")
+        if not flags[1]:
+            raise ValueError("labels must be integer class ids (they index weights), got non-integer values")
+        if not flags[2]:
+            check_index_range(cls, c, "labels", xp=xp, what=f"class ids indexing weights, len(weights) = {c}")
         return xp.mean(losses * xp.take(w, cls))

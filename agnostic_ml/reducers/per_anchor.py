@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .._array_api import index_dtype, namespace_and_device, weighted_bincount
+from .._checks import check_index_range
 from .._typing import Array
 from .base import BaseReducer
 from .mean import MeanReducer
@@ -40,6 +41,8 @@ class PerAnchorReducer(BaseReducer):
       raises IndexError when the reference set is larger than the batch (CrossBatchMemory,
       ``ref_emb``) and costs O(B^2). Here the aggregation is a segment sum over anchors:
       O(#tuples), any reference size.
+    - An anchor outside ``[0, len(embeddings))`` raises ``ValueError`` naming the anchors
+      (PML: a bare IndexError, or a CUDA device-side assert); one host sync per call.
     - A pair that occurs twice counts twice (PML's scatter keeps one of them, which one is
       unspecified on CUDA).
     - ``triplet`` losses are aggregated per anchor in the same way (PML raises
@@ -81,6 +84,7 @@ class PerAnchorReducer(BaseReducer):
         xp, device = namespace_and_device(losses)
         b = embeddings.shape[0]
         anchors = loss_indices[0]
+        check_index_range(anchors, b, "loss indices[0] (anchors)", xp=xp, what="rows of embeddings")
         sums = weighted_bincount(anchors, losses, b, xp=xp)
         counts = weighted_bincount(anchors, xp.ones_like(losses), b, xp=xp)
         values = self.aggregation_func(sums, counts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .._array_api import index_dtype, namespace_and_device
@@ -20,7 +21,9 @@ class ThresholdReducer(BaseReducer):
     Parameters
     ----------
     low, high : float, optional
-        At least one is required (``ValueError`` otherwise; PML asserts).
+        At least one is required (``ValueError`` otherwise; PML asserts). Settings that can
+        never keep a loss raise ``ValueError`` (PML accepts them and always returns 0):
+        NaN, ``low >= high``, ``low = +inf`` or ``high = -inf``.
     collect_stats : bool, default False
         Records ``num_past_filter``, ``num_above_low`` and ``num_below_high`` as 0-D
         arrays (``num_below_high`` counts, as in PML, the losses below ``high`` among those
@@ -43,6 +46,17 @@ class ThresholdReducer(BaseReducer):
         for name, v in (("low", low), ("high", high)):
             if v is not None and not is_real(v):
                 raise TypeError(f"{name} must be a number or None, got {v!r}")
+            if v is not None and math.isnan(v):
+                raise ValueError(f"{name} must not be NaN (no loss compares with NaN), got {v!r}")
+        if low is not None and high is not None and not low < high:
+            raise ValueError(
+                f"ThresholdReducer keeps losses with low < loss < high, so low must be < high; got low={low!r}, "
+                f"high={high!r}, which can never keep a loss"
+            )
+        if low is not None and low == math.inf:
+            raise ValueError("low must be < inf: no loss is larger than inf")
+        if high is not None and high == -math.inf:
+            raise ValueError("high must be > -inf: no loss is smaller than -inf")
         self.low = low
         self.high = high
 

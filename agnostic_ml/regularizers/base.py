@@ -6,7 +6,7 @@ import copy
 from typing import Any, Sequence
 
 from .._array_api import index_dtype, namespace_and_device
-from .._checks import check_embeddings
+from .._checks import check_embeddings, check_finite
 from .._stats import RecordsStats
 from ..distances import BaseDistance, LpDistance
 from ..reducers import BaseReducer, DoNothingReducer, MeanReducer, MultipleReducers
@@ -36,6 +36,10 @@ class BaseRegularizer(RecordsStats):
         (``MultipleReducers`` and ``DoNothingReducer`` are used as given), as in PML.
     collect_stats : bool, default False
         Record statistics in ``self.stats`` (0-D arrays, no host sync).
+    check_finite : bool, default True
+        The library's non-finite policy: a NaN or inf in ``x`` raises ``ValueError`` naming
+        its first bad row (one reduction and one host sync per call); False (or
+        ``regularizer.check_finite = False``) skips it.
 
     Notes
     -----
@@ -57,9 +61,18 @@ class BaseRegularizer(RecordsStats):
     13.0
     """
 
-    def __init__(self, distance: BaseDistance | None = None, reducer: BaseReducer | None = None, collect_stats: bool = False) -> None:
+    def __init__(
+        self,
+        distance: BaseDistance | None = None,
+        reducer: BaseReducer | None = None,
+        collect_stats: bool = False,
+        check_finite: bool = True,
+    ) -> None:
         super().__init__()
         self.collect_stats = bool(collect_stats)
+        if not isinstance(check_finite, bool):
+            raise TypeError(f"check_finite must be a bool, got {check_finite!r}")
+        self.check_finite = check_finite
         self.stats: dict[str, Any] = {}
         if distance is None:
             distance = self.get_default_distance()
@@ -92,6 +105,8 @@ class BaseRegularizer(RecordsStats):
         self.stats = {}
         check_embeddings(x, "x")
         xp, device = namespace_and_device(x)
+        if getattr(self, "check_finite", True):
+            check_finite(x, "x", xp, where=type(self).__name__)
         loss_dict = self.compute_loss(x)
         return self.reducer(loss_dict, x, xp.arange(x.shape[0], dtype=index_dtype(xp, device), device=device))
 
