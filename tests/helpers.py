@@ -164,3 +164,36 @@ def miner_batches_on(backend: Backend, **kwargs: Any) -> Any:
     from agnostic_ml.testing.strategies import miner_batches
 
     return miner_batches(xp=backend.xp, device=backend.device, **kwargs)
+
+
+def run_cli(capsys: Any, argv: list[str]) -> tuple[int, str, str]:
+    """Run ``agnostic-ml argv`` in-process: ``(exit code, stdout, stderr)``."""
+    from agnostic_ml.cli import main
+
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def sigkill_when_writing(proc: Any, marker: str = "writing", *, delay: float = 0.05) -> None:
+    """Wait for ``proc`` to print ``marker`` on stdout, then SIGKILL it mid-write (and reap it)."""
+    import signal
+    import time
+
+    import pytest
+
+    try:
+        for line in proc.stdout:
+            if line.strip() == marker:
+                break
+        else:
+            err = proc.stderr.read() if proc.stderr is not None else ""
+            pytest.fail(f"the child never printed {marker!r}: {err}")
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL

@@ -12,17 +12,16 @@ the file system supports it, and the hidden named file that is the fallback else
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from agnostic_ml import _io
+from helpers import sigkill_when_writing
 from agnostic_ml._io import (
     atomic_save_npz,
     atomic_write,
@@ -230,16 +229,7 @@ def test_sigkill_mid_write_keeps_the_old_file(tmp_path, temp_mode):
         "print('finished', flush=True)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=_env())
-    try:
-        assert proc.stdout.readline().strip() == "writing"
-        time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_when_writing(proc)
     assert p.read_bytes() == GOOD
     left = [name for name in _listing(tmp_path) if name != "ckpt.bin"]
     if temp_mode == "tmpfile":

@@ -19,6 +19,7 @@ import pytest
 
 from agnostic_ml import cli
 from agnostic_ml.cli import main
+from helpers import run_cli as _run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -41,12 +42,6 @@ def _save(tmp_path, **arrays):
         np.save(p, arr)
         paths[name] = str(p)
     return paths
-
-
-def _run(capsys, argv):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from agnostic_ml.cli import main
+from helpers import run_cli as _run
 
 GOOD = '''
 import array_api_compat
@@ -60,12 +60,6 @@ def margin_rule(mat, t):
 def wrong_rule(mat, t):
     return mat[t[0], t[1]] > 0.9, mat[t[2], t[3]] < 0.5
 '''
-
-
-def _run(capsys, argv):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(autouse=True)

@@ -11,25 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from agnostic_ml.cli import main
+from helpers import run_cli as _run, sigkill_when_writing
 
 REPO = Path(__file__).resolve().parents[2]
 posix_only = pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals and resource limits")
-
-
-def _run(capsys, argv):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
@@ -224,20 +216,7 @@ def test_mine_killed_while_writing_keeps_the_old_file(big_mine):
     )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env())
-    try:
-        for line in proc.stdout:
-            if line.strip() == "writing":
-                break
-        else:
-            pytest.fail(f"the command never started writing: {proc.stderr.read()}")
-        time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    sigkill_when_writing(proc)
     assert out.read_bytes() == before
     left = _leftovers(out.parent)
     # no half-written t.npz; at most the hidden temporary file of the named fallback (none with O_TMPFILE)

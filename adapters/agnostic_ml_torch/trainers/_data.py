@@ -8,8 +8,8 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch.utils.data import BatchSampler, DataLoader
 
+from ..utils.common_functions import get_train_dataloader, is_batch_sampler, shift_indices_tuple
 from ._legacy import caller_stacklevel, warn_future
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
     "is_batch_sampler",
     "check_sampler",
     "check_dataset",
-    "make_train_dataloader",
+    "get_train_dataloader",
     "shift_indices_tuple",
     "index_batch",
 ]
@@ -154,27 +154,6 @@ def process_label(labels: Any, hierarchy_level: Any, label_map: Callable[[np.nda
 
 # -- samplers and datasets ---------------------------------------------------------------
 
-_BATCH_SAMPLER_NAMES = ("HierarchicalSampler",)
-
-
-def is_batch_sampler(sampler: Any) -> bool:
-    """Whether ``sampler`` yields lists of indices (a DataLoader ``batch_sampler``).
-
-    True for ``torch.utils.data.BatchSampler`` subclasses, for objects whose
-    ``yields_batches`` attribute is True, and for classes named ``*BatchSampler`` or
-    ``HierarchicalSampler`` (this library's batch samplers are resumable ``Sampler`` s).
-    """
-    if sampler is None:
-        return False
-    if isinstance(sampler, BatchSampler):
-        return True
-    flag = getattr(sampler, "yields_batches", None)
-    if flag is not None:
-        return bool(flag)
-    name = type(sampler).__name__
-    return name.endswith("BatchSampler") or name in _BATCH_SAMPLER_NAMES
-
-
 def _num_classes(sampler: Any) -> int | None:
     n = getattr(sampler, "num_classes", None)
     if isinstance(n, (int, np.integer)):
@@ -254,41 +233,3 @@ def check_dataset(owner: str, dataset: Any, sampler: Any, batch_size: int) -> No
             f"{owner}: {what} {units} items, fewer than batch_size={batch_size}; the training loader drops the "
             "last incomplete batch, so there would be no batch at all"
         )
-
-
-def make_train_dataloader(
-    dataset: Any,
-    batch_size: int,
-    sampler: Any,
-    num_workers: int,
-    collate_fn: Any,
-    generator: torch.Generator,
-) -> DataLoader:
-    """PML's ``get_train_dataloader`` with a dedicated generator (shuffling and worker seeds)."""
-    if is_batch_sampler(sampler):
-        return DataLoader(
-            dataset, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_fn,
-            pin_memory=False, generator=generator,
-        )
-    return DataLoader(
-        dataset,
-        batch_size=int(batch_size),
-        sampler=sampler,
-        drop_last=True,
-        num_workers=num_workers,
-        collate_fn=collate_fn,
-        shuffle=sampler is None,
-        pin_memory=False,
-        generator=generator,
-    )
-
-
-def shift_indices_tuple(indices_tuple: Any, batch_size: int) -> Any:
-    """Shift the reference indices (positives and negatives) of a tuple by ``batch_size`` (PML's)."""
-    if indices_tuple is None:
-        return None
-    if len(indices_tuple) == 3:
-        return (indices_tuple[0],) + tuple(x + batch_size if len(x) > 0 else x for x in indices_tuple[1:])
-    if len(indices_tuple) == 4:
-        return tuple(x + batch_size if len(x) > 0 and i % 2 == 1 else x for i, x in enumerate(indices_tuple))
-    return indices_tuple

@@ -523,7 +523,7 @@ class BaseTrainer:
     def initialize_dataloader(self) -> None:
         """Build the training loader (PML's ``get_train_dataloader``); its iterator starts at the first batch."""
         LOGGER.info("Initializing dataloader")
-        self.dataloader = _data.make_train_dataloader(
+        self.dataloader = _data.get_train_dataloader(
             self.dataset,
             self.batch_size,
             self.sampler,

@@ -59,6 +59,7 @@ __all__ = [
     "safe_random_choice",
     "set_layers_to_eval",
     "get_train_dataloader",
+    "is_batch_sampler",
     "get_eval_dataloader",
     "get_labels_to_indices",
     "make_label_to_rank_dict",
@@ -266,8 +267,10 @@ def set_requires_grad(model: torch.nn.Module, requires_grad: bool) -> None:
         param.requires_grad = requires_grad
 
 
-def shift_indices_tuple(indices_tuple: tuple, batch_size: int) -> tuple:
+def shift_indices_tuple(indices_tuple: tuple | None, batch_size: int) -> tuple | None:
     """Shift the positive/negative indices of a triplet or pair tuple by ``batch_size`` (PML's)."""
+    if indices_tuple is None:
+        return None
     if len(indices_tuple) == 3:
         return (indices_tuple[0],) + tuple(x + batch_size if len(x) > 0 else x for x in indices_tuple[1:])
     if len(indices_tuple) == 4:
@@ -295,12 +298,45 @@ def set_layers_to_eval(layer_name: str) -> Callable[[torch.nn.Module], None]:
     return set_to_eval
 
 
-def get_train_dataloader(dataset: Any, batch_size: int, sampler: Any, num_workers: int, collate_fn: Any) -> torch.utils.data.DataLoader:
-    """PML's training loader: a ``BatchSampler`` goes to ``batch_sampler``; otherwise
-    ``drop_last=True`` and shuffling when there is no sampler."""
+_BATCH_SAMPLER_NAMES = ("HierarchicalSampler",)
+
+
+def is_batch_sampler(sampler: Any) -> bool:
+    """Whether ``sampler`` yields lists of indices (a DataLoader ``batch_sampler``).
+
+    True for ``torch.utils.data.BatchSampler`` subclasses, for objects whose
+    ``yields_batches`` attribute is True, and for classes named ``*BatchSampler`` or
+    ``HierarchicalSampler`` (this library's batch samplers are resumable ``Sampler`` s).
+    """
+    if sampler is None:
+        return False
     if isinstance(sampler, torch.utils.data.BatchSampler):
+        return True
+    flag = getattr(sampler, "yields_batches", None)
+    if flag is not None:
+        return bool(flag)
+    name = type(sampler).__name__
+    return name.endswith("BatchSampler") or name in _BATCH_SAMPLER_NAMES
+
+
+def get_train_dataloader(
+    dataset: Any,
+    batch_size: int,
+    sampler: Any,
+    num_workers: int,
+    collate_fn: Any,
+    generator: torch.Generator | None = None,
+) -> torch.utils.data.DataLoader:
+    """PML's training loader: a batch sampler (:func:`is_batch_sampler`) goes to
+    ``batch_sampler``; otherwise ``drop_last=True`` and shuffling when there is no sampler.
+
+    ``generator`` (not in PML) seeds the shuffling and the workers; the trainers pass their own
+    so that a resumed run draws the same batches.
+    """
+    if is_batch_sampler(sampler):
         return torch.utils.data.DataLoader(
-            dataset, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_fn, pin_memory=False
+            dataset, batch_sampler=sampler, num_workers=num_workers, collate_fn=collate_fn,
+            pin_memory=False, generator=generator,
         )
     return torch.utils.data.DataLoader(
         dataset,
@@ -311,6 +347,7 @@ def get_train_dataloader(dataset: Any, batch_size: int, sampler: Any, num_worker
         collate_fn=collate_fn,
         shuffle=sampler is None,
         pin_memory=False,
+        generator=generator,
     )
 
 
