@@ -14,7 +14,12 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from .._array_api import floating_work_dtype, index_dtype, namespace_and_device, to_numpy
+from .._array_api import (
+    floating_work_dtype,
+    index_dtype,
+    namespace_and_device,
+    to_numpy,
+)
 from ..tuples import convert_to_weights
 
 Array = Any
@@ -155,3 +160,30 @@ def weight_and_embeddings(loss: Any, param: Array, embeddings: Array) -> tuple[A
         return p, embeddings
     xp, _ = namespace_and_device(embeddings)
     return p, xp.astype(embeddings, p.dtype)
+
+
+def per_sample_loss_dict(losses: Array, labels: Array) -> dict:
+    """``{"loss": {"losses": losses, "indices": arange(batch), "reduction_type": "element"}}``.
+
+    The loss dictionary of a classification loss: one element loss per embedding, indexed by
+    its position (``labels`` gives the index dtype and device).
+    """
+    xp, device = namespace_and_device(labels)
+    rows = xp.arange(losses.shape[0], dtype=labels.dtype, device=device)
+    return {"loss": {"losses": losses, "indices": rows, "reduction_type": "element"}}
+
+
+def regularize_class_weights(loss: Any, loss_dict: dict, param: Array, embeddings: Array, *, classes_on_rows: bool) -> None:
+    """Add ``loss.weight_regularizer`` of the class weights/proxies to ``loss_dict`` (if it has one).
+
+    The regularizer sees one row per class (PML's convention): ``param`` is cast like the
+    embeddings (:func:`weight_and_embeddings`) and transposed when its classes are columns
+    (``classes_on_rows=False``, the ``(embedding_size, num_classes)`` weights).
+    """
+    if loss.weight_regularizer is None:
+        return
+    w, _ = weight_and_embeddings(loss, param, embeddings)
+    if not classes_on_rows:
+        xp, _ = namespace_and_device(w)
+        w = xp.matrix_transpose(w)
+    loss.add_weight_regularization_to_loss_dict(loss_dict, w)

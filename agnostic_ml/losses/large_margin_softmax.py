@@ -13,9 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._array_api import namespace_and_device, no_grad
+from .._array_api import namespace_and_device, no_grad, vector_norm
 from ..distances import BaseDistance, CosineSimilarity
-from .._array_api import vector_norm
 from ._classification import (
     check_feature_size,
     check_positive_int,
@@ -23,7 +22,9 @@ from ._classification import (
     cross_entropy,
     miner_weights,
     one_hot,
+    per_sample_loss_dict,
     ref_not_supported,
+    regularize_class_weights,
     take_target,
     weight_and_embeddings,
 )
@@ -224,16 +225,8 @@ class LargeMarginSoftmaxLoss(WeightRegularizerMixin, BaseMetricLossFunction):
         target = self.modify_cosine_of_target_classes(take_target(cosine, lab))
         logits = self.scale_logits(margin_logits(cosine, lab, target), embeddings)
         losses = cross_entropy(logits, lab) * weights
-        loss_dict = {
-            "loss": {
-                "losses": losses,
-                "indices": xp.arange(embeddings.shape[0], dtype=lab.dtype, device=device),
-                "reduction_type": "element",
-            }
-        }
-        if self.weight_regularizer is not None:
-            w, _ = weight_and_embeddings(self, self.W, embeddings)
-            self.add_weight_regularization_to_loss_dict(loss_dict, xp.matrix_transpose(w))
+        loss_dict = per_sample_loss_dict(losses, lab)
+        regularize_class_weights(self, loss_dict, self.W, embeddings, classes_on_rows=False)
         return loss_dict
 
 

@@ -12,7 +12,9 @@ from ._classification import (
     class_labels,
     cross_entropy,
     miner_weights,
+    per_sample_loss_dict,
     ref_not_supported,
+    regularize_class_weights,
     weight_and_embeddings,
 )
 from .base import BaseMetricLossFunction, WeightRegularizerMixin
@@ -108,14 +110,6 @@ class NormalizedSoftmaxLoss(WeightRegularizerMixin, BaseMetricLossFunction):
         xp, device = namespace_and_device(embeddings)
         weights = miner_weights(indices_tuple, lab, embeddings)
         losses = cross_entropy(self.get_logits(embeddings), lab) * weights
-        loss_dict = {
-            "loss": {
-                "losses": losses,
-                "indices": xp.arange(embeddings.shape[0], dtype=lab.dtype, device=device),
-                "reduction_type": "element",
-            }
-        }
-        if self.weight_regularizer is not None:
-            w, _ = weight_and_embeddings(self, self.W, embeddings)
-            self.add_weight_regularization_to_loss_dict(loss_dict, xp.matrix_transpose(w))
+        loss_dict = per_sample_loss_dict(losses, lab)
+        regularize_class_weights(self, loss_dict, self.W, embeddings, classes_on_rows=False)
         return loss_dict

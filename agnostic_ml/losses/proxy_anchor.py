@@ -15,6 +15,7 @@ from ._classification import (
     miner_weights,
     one_hot,
     ref_not_supported,
+    regularize_class_weights,
     to_work_dtype,
     weight_and_embeddings,
 )
@@ -143,7 +144,5 @@ class ProxyAnchorLoss(WeightRegularizerMixin, BaseMetricLossFunction):
             "pos_loss": {"losses": pos_term, "indices": idx, "reduction_type": "element", "divisor": with_pos},
             "neg_loss": {"losses": neg_term, "indices": idx, "reduction_type": "element", "divisor": self.num_classes},
         }
-        if self.weight_regularizer is not None:
-            p, _ = weight_and_embeddings(self, self.proxies, embeddings)
-            self.add_weight_regularization_to_loss_dict(loss_dict, p)
+        regularize_class_weights(self, loss_dict, self.proxies, embeddings, classes_on_rows=True)
         return loss_dict

@@ -12,7 +12,9 @@ from ._classification import (
     class_labels,
     cross_entropy,
     miner_weights,
+    per_sample_loss_dict,
     ref_not_supported,
+    regularize_class_weights,
     weight_and_embeddings,
 )
 from .base import BaseMetricLossFunction, WeightRegularizerMixin
@@ -114,14 +116,6 @@ class ProxyNCALoss(WeightRegularizerMixin, BaseMetricLossFunction):
         weights = miner_weights(indices_tuple, lab, embeddings, using_ref=True)
         mat = self.get_logits(embeddings)
         losses = proxy_nca_losses(mat, lab, self.softmax_scale, self.distance.is_inverted) * weights
-        loss_dict = {
-            "loss": {
-                "losses": losses,
-                "indices": xp.arange(embeddings.shape[0], dtype=lab.dtype, device=device),
-                "reduction_type": "element",
-            }
-        }
-        if self.weight_regularizer is not None:
-            p, _ = weight_and_embeddings(self, self.proxies, embeddings)
-            self.add_weight_regularization_to_loss_dict(loss_dict, p)
+        loss_dict = per_sample_loss_dict(losses, lab)
+        regularize_class_weights(self, loss_dict, self.proxies, embeddings, classes_on_rows=True)
         return loss_dict

@@ -13,7 +13,9 @@ from ._classification import (
     cross_entropy,
     miner_weights,
     one_hot,
+    per_sample_loss_dict,
     ref_not_supported,
+    regularize_class_weights,
     to_work_dtype,
     weight_and_embeddings,
 )
@@ -154,15 +156,7 @@ class SoftTripleLoss(WeightRegularizerMixin, BaseMetricLossFunction):
         xp, device = namespace_and_device(embeddings)
         weights = miner_weights(indices_tuple, lab, embeddings)
         losses = soft_triple_losses(self.get_logits(embeddings), lab, self.la, self.margin) * weights
-        loss_dict = {
-            "loss": {
-                "losses": losses,
-                "indices": xp.arange(embeddings.shape[0], dtype=lab.dtype, device=device),
-                "reduction_type": "element",
-            }
-        }
-        if self.weight_regularizer is not None:
-            fc, _ = weight_and_embeddings(self, self.fc, embeddings)
-            self.add_weight_regularization_to_loss_dict(loss_dict, xp.matrix_transpose(fc))
+        loss_dict = per_sample_loss_dict(losses, lab)
+        regularize_class_weights(self, loss_dict, self.fc, embeddings, classes_on_rows=False)
         return loss_dict
 
