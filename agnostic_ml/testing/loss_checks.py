@@ -15,7 +15,9 @@ check              meaning
                    (or, for losses that weigh samples by the tuple, the value without a tuple)
 ``tuples``         both pair (``a1, p, a2, n``) and triplet (``a, p, n``) miner outputs are
                    accepted: finite value and gradient
-``dtype``          float32 and float64 give the same value within a tolerance
+``dtype``          float32 and float64 give the same value within a tolerance (on batches
+                   without duplicated rows: their distance is 0 in float64 but about
+                   ``sqrt(eps)`` = 5e-4 in float32, which crosses hinges at 0)
 =================  ===========================================================================
 
 Checks that do not apply to a loss are declared with ``skip={"relabel": "why"}``; the
@@ -607,6 +609,11 @@ class _LossChecker:
         import torch
 
         b, o = self.batch, self.opts
+        if b.n > 1 and np.unique(b.embeddings, axis=0).shape[0] < b.n:
+            # Identical rows are at distance exactly 0 in float64 but about sqrt(eps32) = 5e-4
+            # in float32 (Gram-matrix distances, angles): that moves them across a hinge at 0
+            # and changes what a counting reducer counts, a jump no tolerance covers.
+            return "duplicated rows (their float32 distance rounds to about 5e-4, not 0)"
         r32 = self.attempt("dtype", "the batch in float32", b, dtype=torch.float32)
         r64 = first if b.embeddings.dtype == np.float64 else self.attempt(
             "dtype", "the batch in float64", b, dtype=torch.float64)

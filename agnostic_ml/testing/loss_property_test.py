@@ -208,7 +208,7 @@ class LossPropertyReport:
             if key in self.declared:
                 out.append([text, "skip", f"declared: {self.declared[key]}"])
             elif self.failure is not None and self.failure.check == key:
-                out.append([text, "FAIL", self.failure.rule])
+                out.append([text, "FAIL", self.failure.detail])
             elif self.failure is not None:
                 out.append([text, "-", "not decided: the run stopped at the first failure"])
             elif self.passed.get(key, 0) == 0:
@@ -240,6 +240,8 @@ class LossPropertyError(AssertionError):
         The failing check (a key of :data:`LOSS_PROPERTY_CHECKS`).
     rule : str
         What broke, in a few words.
+    detail : str
+        The first line of the failure, as the report's table shows it.
     batch : LossBatch or None
         The minimal failing batch (None when the loss rejected every batch).
     violation : LossInvariantViolation or None
@@ -255,6 +257,10 @@ class LossPropertyError(AssertionError):
         super().__init__(message)
         self.check = check
         self.rule = rule
+        # The first line of what broke, for the report's table.
+        lines = [ln.strip() for ln in message.splitlines()[2:3]] if batch is not None else []
+        first = lines[0] if lines else rule
+        self.detail = first if len(first) <= 70 else first[:67] + "..."
         self.batch = batch
         self.violation = violation
         self.report = report
