@@ -39,6 +39,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ._calls import _zero_arg_callable
 from .invariants import InvariantViolation
 
 __all__ = ["LOSS_CHECKS", "LossBatch", "LossInvariantViolation", "check_loss", "default_loss_call", "loss_maker"]
@@ -91,13 +92,14 @@ class LossInvariantViolation(InvariantViolation):
 
 
 def loss_maker(loss: Any) -> Callable[[], Any]:
-    """A zero-argument function building the loss: a class or factory is called, an
-    instance is returned as it is (the checks deep-copy it before every call)."""
+    """A zero-argument function building the loss: a class or a zero-argument factory is
+    called; a built loss (a module) or a loss function ``f(embeddings, labels, ...)`` is
+    returned as it is (the checks deep-copy a built loss before every call)."""
     if isinstance(loss, type):
         return loss
     if not callable(loss):
         raise TypeError(f"loss must be a loss class, a zero-argument factory or a loss, got {type(loss).__name__}")
-    if _is_loss_object(loss):
+    if _is_loss_object(loss) or not _zero_arg_callable(loss):
         return lambda: loss
     return loss
 
@@ -333,7 +335,7 @@ class LossBatch:
 
     @classmethod
     def from_inputs(cls, embeddings: Any, labels: Any, indices_tuple: Any, ref_emb: Any,
-                    opts: LossOptions) -> "LossBatch":
+                    opts: LossOptions) -> LossBatch:
         emb = _host_float(embeddings, "embeddings")
         if emb.ndim != 2:
             raise ValueError(f"embeddings must be 2-D (N, D), got shape {emb.shape}")
@@ -656,11 +658,12 @@ class _LossChecker:
         if not bad.any():
             return
         row, col = (int(v) for v in np.argwhere(bad)[0])
-        self.fail(check, f"{what_a} and {what_b} differ: at [{row}, {col}] {float(ga[row, col])!r} vs {float(gb[row, col])!r} "
+        a, b = float(ga[row, col]), float(gb[row, col])
+        self.fail(check, f"{what_a} and {what_b} differ: at [{row}, {col}] {a!r} vs {b!r} "
                          f"(tolerance {tol:.3g} = max(atol {o.atol:g}, sqrt(eps) {floor:.2g}) + rtol {o.rtol:g} * "
                          "largest |grad|)"
                          + (f"\n{note}" if note else "") + f"\n{_arr(ga, 'expected')}\n{_arr(gb, 'got')}",
-                  values=(float(ga[row, col]), float(gb[row, col])), tolerance=f"{tol:.3g}")
+                  values=(a, b), tolerance=f"{tol:.3g}")
 
     def fail(self, check: str, message: str, *, values: tuple[Any, ...] = (), tolerance: str = "",
              rule: str | None = None) -> None:

@@ -41,7 +41,8 @@ from .loss_checks import (
     loss_label,
     loss_maker,
 )
-from .strategies import _copies, _grid_rows, labels as label_arrays
+from .strategies import _copies, _grid_rows
+from .strategies import labels as label_arrays
 
 __all__ = ["LOSS_PROPERTY_CHECKS", "LossPropertyError", "LossPropertyReport", "loss_batches", "property_test_loss"]
 
@@ -66,8 +67,8 @@ def loss_batches(
 ) -> st.SearchStrategy[LossBatch]:
     """Hypothesis batches for losses (:class:`~agnostic_ml.testing.loss_checks.LossBatch` of NumPy arrays).
 
-    Embeddings come from a small grid (so rows and distances repeat), with copied rows and,
-    sometimes, every row identical; labels have one class, random, balanced or all-distinct
+    Embeddings come from a small grid (so distances tie), in three layouts: some rows copied
+    onto others, no two rows alike, or every row identical; labels have one class, random, balanced or all-distinct
     layouts (see :func:`~agnostic_ml.testing.strategies.labels`).
 
     Parameters
@@ -118,10 +119,14 @@ def _loss_batches(draw: Any, dim: int, min_n: int, max_n: int, max_classes: int,
                   num_classes: int | None, with_tuple: bool, with_ref_emb: bool, zero_rows: bool) -> LossBatch:
     n = draw(st.integers(min_n, max_n))
     emb = _no_zero_rows(draw(_grid_rows(n, dim)), zero_rows)
-    if n > 1 and draw(st.booleans()) and draw(st.booleans()):
+    layout = draw(st.sampled_from(["copies", "distinct", "identical"]))
+    if layout == "identical" and n > 1:
         emb[:] = emb[0]  # every row identical
-    for src, dst in _copies(draw, n, n):
-        emb[dst] = emb[src]
+    elif layout == "distinct":
+        emb[:, 0] += 0.25 * np.arange(1, n + 1)  # no two rows alike (ties of distances remain)
+    else:
+        for src, dst in _copies(draw, n, n):
+            emb[dst] = emb[src]
     lab = None
     if labels_kind != "none":
         k = max_classes if num_classes is None else min(max_classes, num_classes)

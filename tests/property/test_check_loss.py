@@ -22,6 +22,8 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("hypothesis")
 pytest.importorskip("pytorch_metric_learning")
 
+from agnostic_ml_torch import losses  # noqa: E402
+
 from agnostic_ml.cli import main  # noqa: E402
 from agnostic_ml.testing import (  # noqa: E402
     LOSS_CHECKS,
@@ -31,7 +33,6 @@ from agnostic_ml.testing import (  # noqa: E402
     loss_batches,
     property_test_loss,
 )
-from agnostic_ml_torch import losses  # noqa: E402
 
 _CATALOGUE_DIR = str(Path(__file__).resolve().parents[1] / "torch_adapter")
 if _CATALOGUE_DIR not in sys.path:
@@ -46,10 +47,11 @@ pytestmark = [
 
 # -- 1. every shipped loss --------------------------------------------------------------------
 
-_ORDER = ("PML's InstanceLoss takes the rank of each label among the batch's classes as the target column of the "
-          "N x N similarity matrix, so the value depends on the row order and on the order of the class ids (kept as PML)")
-_NPAIRS = ("keeps the first positive pair of each class in batch order (PML's convert_to_pos_pairs_with_unique_labels), "
-           "so another row order picks other pairs (kept as PML)")
+_ORDER = ("PML's InstanceLoss takes the rank of each label among the batch's classes as the target column of "
+          "the N x N similarity matrix, so the value depends on the row order and on the order of the class ids "
+          "(kept as PML)")
+_NPAIRS = ("keeps the first positive pair of each class in batch order (PML's "
+           "convert_to_pos_pairs_with_unique_labels), so another row order picks other pairs (kept as PML)")
 _TIES = ("its BatchHardMiner takes the first of equally hard positives or negatives (argmax), so exact distance ties "
          "resolve by row order")
 
@@ -297,6 +299,16 @@ def test_check_loss_message_shows_values_tolerance_and_batch():
     assert f"value on the batch = {a!r}" in text and f"value on the permuted batch = {b!r}" in text
     assert f"tolerance {v.tolerance}" in text and "perm = [" in text
     assert "embeddings = [[0.0, 0.0]," in text
+
+
+def test_a_plain_loss_function_is_checked_as_it_is():
+    def mean_norm(embeddings, labels, indices_tuple=None):
+        if indices_tuple is not None and indices_tuple[0].numel() == 0:
+            return embeddings.sum() * 0.0
+        return embeddings.pow(2).sum(1).mean() if embeddings.shape[0] else embeddings.sum() * 0.0
+
+    out = check_loss(mean_norm, np.eye(3), [0, 1, 1])
+    assert set(out.values()) == {"pass"}
 
 
 def test_check_loss_remaps_the_indices_tuple_when_permuting():
