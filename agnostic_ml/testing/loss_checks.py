@@ -611,11 +611,12 @@ class _LossChecker:
         import torch
 
         b, o = self.batch, self.opts
-        if b.n > 1 and np.unique(b.embeddings, axis=0).shape[0] < b.n:
+        rows = b.embeddings if b.ref_emb is None else np.concatenate([b.embeddings, b.ref_emb])
+        if rows.shape[0] > 1 and np.unique(rows, axis=0).shape[0] < rows.shape[0]:
             # Identical rows are at distance exactly 0 in float64 but about sqrt(eps32) = 5e-4
             # in float32 (Gram-matrix distances, angles): that moves them across a hinge at 0
             # and changes what a counting reducer counts, a jump no tolerance covers.
-            return "duplicated rows (their float32 distance rounds to about 5e-4, not 0)"
+            return "duplicated rows, or a second view equal to a row (float32 distance about 5e-4, not 0)"
         r32 = self.attempt("dtype", "the batch in float32", b, dtype=torch.float32)
         r64 = first if b.embeddings.dtype == np.float64 else self.attempt(
             "dtype", "the batch in float64", b, dtype=torch.float64)
