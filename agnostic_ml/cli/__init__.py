@@ -1,16 +1,16 @@
-"""The ``agnostic-ml`` command: demo, mine, evaluate, check-miner, bench.
+"""The ``agnostic-ml`` command: demo, mine, evaluate, check-miner, check-loss, bench.
 
 One module per command (:mod:`.demo`, :mod:`.mine`, :mod:`.evaluate`,
-:mod:`.check_miner`, :mod:`.bench`), each defining a ``COMMAND``; the shared pieces are
+:mod:`.check_miner`, :mod:`.check_loss`, :mod:`.bench`), each defining a ``COMMAND``; the shared pieces are
 the parser and its command list (:mod:`._parser`), the entry point and exit codes
 (:mod:`._app`), what is built from text (miners, distances, ``--param``:
 :mod:`._registry`), input files and atomic outputs (:mod:`._files`) and printing
 (:mod:`._format`). To add a command, see :mod:`._parser`.
 
 Every command imports what it needs when it runs, so ``agnostic-ml --help`` is fast and
-nothing here imports torch; CuPy is imported only for ``--device cuda``.
+nothing here imports torch (``check-loss`` imports it when it runs); CuPy is imported only for ``--device cuda``.
 
-Exit codes: 0 success; 1 a ``check-miner`` invariant was violated (or a benchmark
+Exit codes: 0 success; 1 a ``check-miner`` or ``check-loss`` invariant was violated (or a benchmark
 failed); 2 bad usage or bad input (one line on stderr, without a traceback);
 130 interrupted.
 """

@@ -1,6 +1,6 @@
 """The entry point: parse, run the command, turn every error into a message and an exit code.
 
-Exit codes: 0 success; 1 a ``check-miner`` invariant was violated (or a benchmark
+Exit codes: 0 success; 1 a ``check-miner`` or ``check-loss`` invariant was violated (or a benchmark
 failed); 2 bad usage or bad input (one line on stderr, ``agnostic-ml <cmd>: error: ...``,
 without a traceback); 130 interrupted.
 """

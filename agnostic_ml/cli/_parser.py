@@ -21,7 +21,7 @@ __all__ = ["COMMANDS", "PROG", "Command", "build_parser", "commands"]
 PROG = "agnostic-ml"
 
 #: Command modules of this package, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "mine", "evaluate", "check_miner", "bench")
+COMMANDS: tuple[str, ...] = ("demo", "mine", "evaluate", "check_miner", "check_loss", "bench")
 
 
 @dataclass(frozen=True)

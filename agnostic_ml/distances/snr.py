@@ -16,6 +16,11 @@ class SNRDistance(BaseDistance):
     ``(D-1) Var(q - r) = |q_c|^2 + |r_c|^2 - 2 q_c . r_c`` (``_c``: mean-centred rows)
     turns it into one GEMM, O(Nq * Nr) memory.
 
+    A constant query row (``Var(q) = 0``) gives ``0 / 0 = nan`` (or ``inf`` against a
+    non-constant row), as PML's division does; those entries are constants here, so they
+    pass no gradient back (a plain division would send ``nan`` to every row through the
+    masks downstream, where PML's indexing sends 0).
+
     Examples
     --------
     >>> import numpy as np
@@ -43,12 +48,23 @@ class SNRDistance(BaseDistance):
         if same and query_emb.shape[0] > 0:
             eye = xp.eye(query_emb.shape[0], dtype=xp.bool, device=device)
             num = xp.where(eye, xp.zeros_like(num), num)
-        return num / qq[:, None]
+        return _safe_ratio(num, qq[:, None], xp)
 
     def pairwise_distance(self, query_emb: Array, ref_emb: Array) -> Array:
         """Row-wise ``Var(q_i - r_i) / Var(q_i)`` (no normalisation, as in PML)."""
         xp, _ = namespace_and_device(query_emb, ref_emb)
-        return _var(query_emb - ref_emb, xp) / _var(query_emb, xp)
+        return _safe_ratio(_var(query_emb - ref_emb, xp), _var(query_emb, xp), xp)
+
+
+def _safe_ratio(num: Array, den: Array, xp: Any) -> Array:
+    """``num / den`` where ``den > 0``; elsewhere the constant ``nan`` (``num == 0``) or
+    ``inf``, the values of the plain division, without its ``nan`` gradient (double ``where``)."""
+    ok = den > 0
+    one = xp.ones_like(den)
+    ratio = num / xp.where(ok, den, one)
+    nan = xp.full_like(num, float("nan"))
+    inf = xp.full_like(num, float("inf"))
+    return xp.where(ok, ratio, xp.where(num > 0, inf, nan))
 
 
 def _var(x: Array, xp: Any) -> Array:

@@ -54,7 +54,8 @@ def _hinge_log_terms(x: Array, own: Array) -> Array:
     keep = xp.logical_and(x >= 0, xp.logical_not(own))
     zero = xp.zeros_like(x)
     terms = xp.where(keep, xp.exp(xp.where(keep, x, zero)), zero)
-    return xp.mean(xp.log1p(xp.sum(terms, axis=1)))
+    # sum / rows rather than mean: no embeddings give 0 (nothing to compute), not PML's nan.
+    return xp.sum(xp.log1p(xp.sum(terms, axis=1))) / max(x.shape[0], 1)
 
 
 def manifold_losses(F: Array, n: int, meta_classes: Array, margin: float, lambdaC: float) -> Array:

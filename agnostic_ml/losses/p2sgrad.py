@@ -69,7 +69,9 @@ def p2sgrad_loss(embeddings: Array, weight: Array, labels: Array) -> Array:
         cos_theta = xp.astype(cos_theta, embeddings.dtype)
     cos_theta = xp.clip(cos_theta / xp.expand_dims(x_modulus, axis=1), -1, 1)
     target = xp.astype(one_hot(labels, weight.shape[1], cos_theta), cos_theta.dtype)
-    return xp.mean((cos_theta - target) ** 2)
+    # sum / count rather than mean: an empty batch gives 0 (nothing to compute), not PML's nan.
+    count = max(cos_theta.shape[0] * cos_theta.shape[1], 1)
+    return xp.sum((cos_theta - target) ** 2) / count
 
 
 class P2SGradLoss(BaseMetricLossFunction):

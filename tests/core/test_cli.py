@@ -57,7 +57,7 @@ def files(tmp_path):
 def test_help_and_version(capsys):
     code, out, _ = _run(capsys, ["--help"])
     assert code == 0
-    for command in ("demo", "mine", "evaluate", "check-miner", "bench"):
+    for command in ("demo", "mine", "evaluate", "check-miner", "check-loss", "bench"):
         assert command in out
     code, out, _ = _run(capsys, ["--version"])
     assert code == 0 and out.strip().startswith("agnostic-ml ")

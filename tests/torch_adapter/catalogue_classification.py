@@ -167,7 +167,7 @@ LOSSES = [
         lambda: losses.P2SGradLoss(D, C),
         lambda: pml_losses.P2SGradLoss(D, C),
         tuples=False,
-        why="PML casts weight to the embeddings' dtype in place (PML#309); ours keeps it float32",
+        why="PML casts weight to the embeddings' dtype in place (PML#309); ours keeps it float32; an empty batch: ours 0, PML nan",
     ),
     LossCase(
         "manifold",
@@ -178,7 +178,7 @@ LOSSES = [
         tuples=False,
         ref=False,
         labels=False,
-        why="PML inverts in float32 for float64 inputs, ours in float64; lambdaC=inf: ours the context loss, PML inf/NaN",
+        why="PML inverts in float32 for float64 inputs, ours in float64; lambdaC=inf: ours the context loss, PML inf/NaN; no embeddings: ours 0, PML nan",
         extra={"call": _manifold_call},
     ),
     LossCase(
