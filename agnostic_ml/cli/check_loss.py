@@ -129,9 +129,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "weights), or none; auto: class-index when the loss has num_classes")
     p.add_argument("--num-classes", type=positive_int, default=None, metavar="C",
                    help="classes of a class-index loss (default: the loss's num_classes)")
-    p.add_argument("--empty-tuple", choices=("zero", "no-tuple"), default="zero",
+    p.add_argument("--empty-tuple", choices=("zero", "no-tuple", "either"), default="either",
                    help="what an empty indices tuple must give: 0 with a zero gradient, or (losses that weigh "
-                        "samples by the tuple, PML's convert_to_weights) the value without a tuple")
+                        "samples by the tuple, PML's convert_to_weights) the value without a tuple; "
+                        "either (default): one of the two")
     p.add_argument("--no-tuples", action="store_true", help="the loss takes no indices_tuple")
     p.add_argument("--self-supervised", action="store_true",
                    help="the loss is called loss(embeddings, ref_emb=...) without labels")

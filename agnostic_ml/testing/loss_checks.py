@@ -55,7 +55,7 @@ LOSS_CHECKS: dict[str, str] = {
 }
 
 _LABEL_KINDS = ("ids", "class_index", "none")
-_EMPTY_TUPLE = ("zero", "no_tuple")
+_EMPTY_TUPLE = ("zero", "no_tuple", "either")
 
 
 class LossInvariantViolation(InvariantViolation):
@@ -179,7 +179,7 @@ def _validate(*, checks: Sequence[str] | None, skip: Mapping[str, str] | None, l
             raise ValueError("num_classes must be a positive int when labels_kind='class_index' "
                              f"(the loss has no int num_classes attribute), got {num_classes!r}")
     if empty_tuple not in _EMPTY_TUPLE:
-        raise ValueError(f"empty_tuple must be 'zero' or 'no_tuple', got {empty_tuple!r}")
+        raise ValueError(f"empty_tuple must be 'zero', 'no_tuple' or 'either', got {empty_tuple!r}")
     if call is not None and not callable(call):
         raise TypeError(f"call must be callable, got {type(call).__name__}")
     for arg, v in (("rtol", rtol), ("atol", atol), ("dtype_rtol", dtype_rtol), ("dtype_atol", dtype_atol)):
@@ -252,10 +252,11 @@ def check_loss(
         ``"class_index"`` when the loss has an int ``num_classes``, else ``"ids"``.
     num_classes : int, optional
         Classes of a ``"class_index"`` loss (default: ``loss.num_classes``).
-    empty_tuple : {"zero", "no_tuple"}, default "zero"
+    empty_tuple : {"zero", "no_tuple", "either"}, default "zero"
         What an empty indices tuple means: nothing to compute (0 with a zero gradient), or,
         for losses that weigh samples by the tuple (PML's ``convert_to_weights``), every
-        sample weighted 1 (the value without a tuple).
+        sample weighted 1 (the value without a tuple); ``"either"`` accepts whichever of the
+        two holds (the command line's default, for a loss whose kind it does not know).
     tuples : bool, default True
         Whether the loss takes an ``indices_tuple`` (False skips ``empty_tuple`` and ``tuples``).
     call : callable, optional
@@ -570,6 +571,9 @@ class _LossChecker:
             kind = "triplets" if arity == 3 else "pairs"
             got = self.attempt("empty_tuple", f"an empty indices tuple of {kind}", b, tup=empty)
             note = f"indices_tuple = {_tuple_text(empty)} ({kind})"
+            if o.empty_tuple == "either" and abs(got.value) <= o.atol and (
+                    not got.grad.size or float(np.max(np.abs(got.grad))) <= o.atol):
+                continue  # 0 with a zero gradient: the "zero" reading holds
             if o.empty_tuple == "zero":
                 tol = o.atol
                 if not abs(got.value) <= tol:

@@ -24,7 +24,7 @@ pytest.importorskip("pytorch_metric_learning")
 
 from agnostic_ml_torch import losses  # noqa: E402
 
-from agnostic_ml.cli import main  # noqa: E402
+from helpers import run_cli as _run  # noqa: E402
 from agnostic_ml.testing import (  # noqa: E402
     LOSS_CHECKS,
     LossInvariantViolation,
@@ -406,12 +406,6 @@ _BROKEN_FILE = textwrap.dedent(
 )
 
 
-def _run(capsys, argv):
-    code = main(argv)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_passes_a_builtin_loss(capsys):
     code, out, err = _run(capsys, ["check-loss", "TripletMarginLoss", "--param", "margin=0.2", "--examples", "6"])
     assert code == 0, (out, err)
@@ -422,6 +416,11 @@ def test_cli_fills_in_class_sizes_of_a_classification_loss(capsys):
     code, out, err = _run(capsys, ["check-loss", "arcface", "--empty-tuple", "no-tuple", "--examples", "6"])
     assert code == 0, (out, err)
     assert "num_classes=4, embedding_size=6" in out
+    # the default --empty-tuple either accepts PML's convert_to_weights reading too; zero does not
+    code, out, err = _run(capsys, ["check-loss", "arcface", "--examples", "6"])
+    assert code == 0, (out, err)
+    code, out, err = _run(capsys, ["check-loss", "arcface", "--empty-tuple", "zero", "--examples", "6"])
+    assert code == 1 and "check 'empty_tuple'" in out, (out, err)
 
 
 def test_cli_file_class_fails_with_the_minimal_example(tmp_path, capsys):
