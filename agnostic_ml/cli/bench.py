@@ -13,7 +13,7 @@ from ._parser import Command
 
 __all__ = ["BENCHMARKS", "COMMAND", "find_benchmark", "find_benchmarks_dir"]
 
-BENCHMARKS = ("distances", "miners", "accuracy")
+BENCHMARKS = ("distances", "miners", "accuracy", "losses")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
