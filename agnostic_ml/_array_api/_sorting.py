@@ -7,6 +7,8 @@ Each helper has native fast paths and a pure-standard fallback.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import array_api_compat as aac
 import array_api_extra as xpx
@@ -139,6 +141,8 @@ def kth_smallest(x: Array, k: int, *, xp: Namespace) -> Array:
     if not 1 <= k <= n:
         raise ValueError(f"k must be in [1, {n}], got {k}")
     mod = numpy_like(xp)
+    if mod is np:
+        return np.reshape(_np_kth_smallest(x, k), ())
     if mod is not None:
         return mod.reshape(mod.partition(x, k - 1)[k - 1 : k], ())
     if is_torch(xp):
@@ -146,9 +150,44 @@ def kth_smallest(x: Array, k: int, *, xp: Namespace) -> Array:
 
         if x.device.type == "cpu" and x.dtype != torch.bfloat16:
             host = x.detach().numpy()
-            return torch.from_numpy(np.reshape(np.partition(host, k - 1)[k - 1 : k], ()).copy())
+            return torch.from_numpy(np.reshape(_np_kth_smallest(host, k), ()).copy())
         return torch.sort(x).values[k - 1]
     return xp.sort(x)[k - 1]
+
+
+def _np_kth_smallest(x: np.ndarray, k: int) -> np.ndarray:
+    """The ``k``-th smallest value (1-based) of a 1-D NumPy array, as a 1-element array.
+
+    Large arrays use a sampled bracket: ``numpy.partition`` costs ~10 ns per element
+    (single-threaded introselect; 10 ms for the 2**20 entries of a 1024 x 1024 distance
+    matrix, 5x the GEMM that made it), whereas a comparison pass costs ~0.3 ns. A strided
+    sample of ~16k entries gives values ``lo <= hi`` that bracket the k-th value with
+    overwhelming probability (the sample ranks k/n +- 5 binomial standard deviations);
+    one pass counts the entries below ``lo``, one more keeps those in ``[lo, hi]`` (a few
+    per cent of the array), and only they are partitioned. The result is exact: if the
+    bracket misses (counts say so), the full partition runs.
+    """
+    n = x.shape[0]
+    if n >= 1 << 17:
+        stride = n // 16384
+        sample = x[::stride]
+        s = sample.shape[0]
+        q = (k - 1) * (s - 1) / max(1, n - 1)
+        p = (k - 0.5) / n
+        margin = 5.0 * math.sqrt(s * p * (1.0 - p)) + 8.0
+        jlo, jhi = int(math.floor(q - margin)), int(math.ceil(q + margin))
+        if jlo > 0 or jhi < s - 1:
+            jlo, jhi = max(jlo, 0), min(jhi, s - 1)
+            part = np.partition(sample, (jlo, jhi))
+            lo = part[jlo] if jlo > 0 else -np.inf
+            hi = part[jhi] if jhi < s - 1 else np.inf
+            below = int(np.count_nonzero(x < lo))
+            if below < k:
+                inside = x[(x >= lo) & (x <= hi)]
+                j = k - 1 - below
+                if j < inside.shape[0]:
+                    return np.partition(inside, j)[j : j + 1]
+    return np.partition(x, k - 1)[k - 1 : k]
 
 
 def sort_values(x: Array, *, axis: int = -1, xp: Namespace) -> Array:
