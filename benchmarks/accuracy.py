@@ -296,6 +296,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--knn-k", help="comma-separated k for the exact kNN cases (default: the largest class size, Q/100)")
     p.add_argument("--knn-only", action="store_true", help="only the exact kNN cases (no AccuracyCalculator)")
+    p.add_argument("--calc-metrics", default="knn,all",
+                   help="AccuracyCalculator cases: knn (all default metrics but AMI, NMI), all (default: both)")
     p.add_argument("--knn-goal", type=float, default=1.2, help="exact kNN goal: ours / faiss at most this (default 1.2, issue 11)")
     args = p.parse_args(argv)
 
@@ -306,6 +308,9 @@ def main(argv: list[str]) -> int:
     for b in backends:
         if b not in CPU_BACKENDS:
             p.error(f"--backends: unknown backend {b!r}, expected some of {CPU_BACKENDS}")
+    bad = [m for m in H.csv_list(args.calc_metrics) if m not in ("knn", "all")]
+    if bad:
+        p.error(f"--calc-metrics: unknown {bad}, expected some of knn,all")
     timing = H.QUICK_TIMING if args.quick else H.FULL_TIMING
     timeout = args.timeout or (900.0 if args.quick else 3600.0)
     mem_limit = int(args.mem_limit_gb * H.GiB) if args.mem_limit_gb else None
@@ -332,7 +337,7 @@ def main(argv: list[str]) -> int:
             knn_rows[(q, "numpy blocked GEMM+argpartition", kk)] = run({"what": "knn_numpy", "Q": q, "R": q, "k": kk}, f"numpy knn Q={q} k={kk}")
             for b in backends:
                 knn_rows[(q, f"ours knn ({b})", kk)] = run({"what": "knn_ours", "backend": b, "Q": q, "R": q, "k": kk}, f"ours knn {b} Q={q} k={kk}")
-        for metrics in (() if args.knn_only else ("knn", "all")):
+        for metrics in (() if args.knn_only else H.csv_list(args.calc_metrics)):
             if not args.skip_pml:
                 calc_rows[(q, "PML + faiss", metrics, "max_bin_count")] = run(
                     {"what": "calc_pml", "Q": q, "R": q, "metrics": metrics, "k": "max_bin_count"}, f"PML {metrics} max_bin_count Q={q}")
