@@ -20,7 +20,15 @@ Goals evaluated at the end (PASS / MISS lines):
      O(N^2 + output) (bound: 512 MiB + 16 N x N float32 matrices + 3 x the output's int64 bytes);
   2. every deterministic miner at N=1024, D=128 at least 1.5x faster than PML on NumPy and on torch
      CPU, and within 4x of the limit (GEMM + one pass; for miners that return all O(N^2 P) triplets the
-     limit also includes writing that output, measured in the same run).
+     limit also includes writing that output, measured in the same run);
+  3. issue 11: the pair and batch miners (BatchHard, BatchEasyHard, PairMargin, MultiSimilarity, HDC)
+     within 3x of the limit at N=1024 and N=4096 (D=128), on NumPy and on torch; UniformHistogram and
+     DistanceWeighted within 5x;
+  4. with ``--growth`` (N = 512 ... 8192, D = 128, ours only unless ``--backends`` says otherwise):
+     the exponent of a least-squares fit of log time against log N for every miner and for the limit;
+     the goal is N^2 growth (exponent <= 2.2: the limit's own GEMM is ~N^2 at these sizes).
+
+    python benchmarks/miners.py --growth --threads 1
 """
 
 from __future__ import annotations
@@ -75,6 +83,37 @@ KNOWN: list[MinerCase] = [
     MinerCase("UniformHistogramMiner", "UniformHistogramMiner", (), "UniformHistogramMiner", deterministic=False),
 ]
 BACKENDS = ("numpy", "torch", "pml")
+# Issue 11's goals: ours / limit at N = 1024 and 4096 (D = 128), on NumPy and torch.
+LIMIT_GOALS: dict[str, float] = {
+    "BatchHardMiner": 3.0,
+    "BatchEasyHardMiner": 3.0,
+    "PairMarginMiner": 3.0,
+    "MultiSimilarityMiner": 3.0,
+    "HDCMiner": 3.0,
+    "UniformHistogramMiner": 5.0,
+    "DistanceWeightedMiner": 5.0,
+}
+GROWTH_SIZES = (512, 1024, 2048, 4096, 8192)
+GROWTH_MAX_EXPONENT = 2.2
+
+
+def growth_exponent(sizes: list[int], seconds: list[float]) -> float:
+    """Slope of the least-squares line through ``(log N, log t)``: t ~ N^slope.
+
+    >>> round(growth_exponent([512, 1024, 2048], [1.0, 4.0, 16.0]), 6)
+    2.0
+    """
+    import math
+
+    if len(sizes) != len(seconds) or len(sizes) < 2:
+        raise ValueError(f"growth_exponent needs >= 2 (N, time) points of equal length, got {len(sizes)} and {len(seconds)}")
+    xs = [math.log(n) for n in sizes]
+    ys = [math.log(t) for t in seconds]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        raise ValueError(f"growth_exponent needs at least two different sizes, got {sizes}")
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,7 +264,15 @@ def main(argv: list[str]) -> int:
     p.add_argument("--backends", help="comma-separated from numpy,torch,pml (default all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-limits", action="store_true", help="skip the GEMM+pass and output-write rows")
+    p.add_argument("--growth", action="store_true",
+                   help="time growth with N: sizes 512..8192, D=128, the issue-11 miners, ours only (unless "
+                        "--sizes/--dims/--miners/--backends say otherwise); prints the fitted exponent")
     args = p.parse_args(argv)
+    if args.growth:
+        args.sizes = args.sizes or ",".join(map(str, GROWTH_SIZES))
+        args.dims = args.dims or "128"
+        args.miners = args.miners or ",".join(LIMIT_GOALS)
+        args.backends = args.backends or "numpy,torch"
 
     sizes = [int(x) for x in H.csv_list(args.sizes)] if args.sizes else ([512, 1024] if args.quick else [512, 1024, 2048, 4096])
     dims = [int(x) for x in H.csv_list(args.dims)] if args.dims else ([128] if args.quick else [128, 512])
@@ -473,6 +520,47 @@ def main(argv: list[str]) -> int:
                 parts.append("limit not measured")
             ok = False if False in verdicts else (None if None in verdicts else True)
             goals.append(H.goal_line(ok, f"speed: {c.name} on {b} at N=1024 D=128: {r['median_s'] * 1e3:.3g} ms, " + ", ".join(parts)))
+    # ---- issue 11: ours / limit
+    for n in (1024, 4096):
+        if n not in sizes or 128 not in dims:
+            goals.append(H.goal_line(None, f"limit: needs N={n}, D=128 (not in this run)"))
+            continue
+        for c in cases:
+            bound = LIMIT_GOALS.get(c.name)
+            if bound is None:
+                continue
+            lim = limit_s(n, 128, c)
+            for b in ours_b:
+                r = table.get((n, 128, c.name, b))
+                if r is None or lim is None:
+                    goals.append(H.goal_line(None, f"limit: {c.name} on {b} at N={n}: {'limit' if lim is None else 'case'} not measured"))
+                elif r.get("status") != "ok":
+                    goals.append(H.goal_line(False, f"limit: {c.name} on {b} at N={n}: {r.get('status')}"))
+                else:
+                    x = r["median_s"] / lim
+                    goals.append(H.goal_line(x <= bound, f"limit: {c.name} on {b} at N={n} D=128: {x:.2f}x the limit (need <= {bound:g}x)"))
+    # ---- growth with N
+    grown = [n for n in sizes if n >= 512]
+    if len(grown) >= 3:
+        rows = []
+        series: list[tuple[str, str, dict]] = []
+        for b in ("numpy", "torch"):
+            series.append(("limit (GEMM+pass)", b, {n: limits.get((n, 128), {}).get(b) for n in grown}))
+        for c in cases:
+            for b in backends:
+                series.append((c.name, b, {n: table.get((n, 128, c.name, b)) for n in grown}))
+        for name, b, rs in series:
+            ok = [(n, r["median_s"]) for n, r in rs.items() if r and r.get("status") == "ok"]
+            if len(ok) < 3:
+                continue
+            e = growth_exponent([n for n, _ in ok], [t for _, t in ok])
+            rows.append([name, b, *[H.fmt_ms(rs.get(n)) for n in grown], f"{e:.2f}"])
+            if name in LIMIT_GOALS and b != "pml":
+                goals.append(H.goal_line(e <= GROWTH_MAX_EXPONENT, f"growth: {name} on {b}, N={ok[0][0]}..{ok[-1][0]}: "
+                                                                 f"time ~ N^{e:.2f} (need <= N^{GROWTH_MAX_EXPONENT})"))
+        if rows:
+            out_lines.append(H.print_table("Growth with N (D=128): median ms and the fitted exponent of t ~ N^e",
+                                           ["case", "backend", *[f"N={n}" for n in grown], "exponent"], rows))
     if args.quick:
         print("(quick run on a machine shared with other workers: timings are indicative only)")
 

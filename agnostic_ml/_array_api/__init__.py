@@ -22,6 +22,10 @@ Modules, by topic (in the style of array-api-extra's delegation modules):
 - ``_host``: the edges to and from the host (``follow``, ``to_numpy``,
   ``from_host_indices``);
 - ``_creation``: masks and empty index arrays created on a device;
+- ``_fast_torch``: the torch namespace that :func:`namespace_and_device` returns for torch
+  arrays: array-api-compat's, with native calls for the hot operations whose compat wrappers
+  cost microseconds per call (``take``, ``take_along_axis``, ``matmul``, the logical and
+  min/max functions), where torch already follows the standard;
 - ``_sorting``: ``topk``, ``kth_smallest``, ``sort_values``;
 - ``_indexing``: ``nonzero``, ``nonzero_2d``, the gathers, ``repeat``;
 - ``_reductions``: ``weighted_bincount``;

@@ -14,7 +14,7 @@ import numpy as np
 import array_api_compat as aac
 
 from .._typing import Array, Namespace
-from ._namespace import index_dtype, same_device
+from ._namespace import index_dtype, namespace_and_device, same_device
 
 
 # TODO(issue 7): keyword-only (``*, xp, device``) once accuracy/, restructured in parallel, passes them by keyword.
@@ -40,7 +40,7 @@ def follow(x: Any, xp: Namespace, device: Any, *, name: str, dtype: Any = None) 
     if isinstance(x, (np.generic, int, float, bool)):
         return xp.asarray(x, dtype=dtype, device=device)
     try:
-        other = aac.array_namespace(x)
+        other, _ = namespace_and_device(x)  # the namespace object the core uses (torch: its fast namespace)
     except TypeError as exc:
         raise TypeError(
             f"{name} must be an array or a sequence of numbers, got {type(x).__name__}"

@@ -35,7 +35,16 @@ def namespace_and_device(*arrays: Any) -> tuple[Namespace, Any]:
             f"arrays from different libraries were mixed ({', '.join(kinds)}); "
             "pass all arrays from the embeddings' library (labels may be host lists/NumPy)"
         ) from exc
+    if xp is _COMPAT_TORCH[0] or (_COMPAT_TORCH[0] is None and aac.is_torch_namespace(xp)):
+        # The compat torch namespace with native fast paths for hot operations (``_fast_torch``).
+        from ._fast_torch import fast_torch_namespace
+
+        _COMPAT_TORCH[0] = xp
+        return fast_torch_namespace(), aac.device(arrs[0])
     return xp, aac.device(arrs[0])
+
+
+_COMPAT_TORCH: list[Any] = [None]  # array_api_compat.torch, once torch arrays were seen (no torch import here)
 
 
 def infer_namespace(*candidates: Any, like: Any = None) -> tuple[Namespace, Any]:
