@@ -56,6 +56,8 @@ def _build() -> types.ModuleType:
 
     def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:
         if axis is None:
+            if x.ndim == 1:  # the standard's only case without axis
+                return torch.index_select(x, 0, indices)
             return _compat.take(x, indices)
         return torch.index_select(x, axis, indices)
 
