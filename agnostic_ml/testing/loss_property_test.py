@@ -26,6 +26,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from ._hypothesis_run import run_for_failure
+
 from .._text import table
 from .loss_checks import (
     LOSS_CHECKS,
@@ -395,9 +397,8 @@ def property_test_loss(
 
     if seed is not None:
         run_one = hypothesis_seed(seed)(run_one)
-    try:
-        run_one()
-    except LossPropertyError as exc:
+    exc = run_for_failure(run_one, LossPropertyError)
+    if exc is not None:
         report.failure = exc
         if hasattr(exc, "__notes__"):  # hypothesis's repr of the batch: the message shows it readably
             del exc.__notes__

@@ -39,6 +39,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
+from ._hypothesis_run import run_for_failure
+
 from .._text import table
 from ._calls import Mined, call_miner, miner_maker, miner_name
 from .backends import KIT_DEFAULT_BACKEND_NAMES, Backend, backend_status, load_backend, parse_backend_names
@@ -326,9 +328,8 @@ def property_test_miner(
 
     if seed is not None:
         run_one = hypothesis_seed(seed)(run_one)
-    try:
-        run_one()
-    except MinerPropertyError as exc:
+    exc = run_for_failure(run_one, MinerPropertyError)
+    if exc is not None:
         report.failure = exc
         if hasattr(exc, "__notes__"):  # hypothesis's repr of the batch: the message shows it readably
             del exc.__notes__

@@ -369,3 +369,28 @@ def test_a_named_backend_that_is_missing_raises():
         pytest.skip("every GPU backend is available here")
     with pytest.raises(BackendUnavailable, match=f"backend {unavailable[0]} unavailable"):
         property_test_miner(PairMarginMiner, backends=[unavailable[0]])
+
+
+def test_a_failure_hypothesis_cannot_reproduce_is_still_reported_as_the_kits_error():
+    """An unseeded miner may fail once and pass when hypothesis replays the batch (FlakyFailure):
+    the kit still raises its own error, with a note saying the output varied between calls."""
+    from hypothesis import given, settings, strategies as st
+
+    from agnostic_ml.testing._hypothesis_run import FLAKY_NOTE, run_for_failure
+
+    class KitError(AssertionError):
+        pass
+
+    calls = []
+
+    @settings(max_examples=5, database=None, derandomize=True)
+    @given(st.integers(0, 3))
+    def fails_once(x):
+        calls.append(x)
+        if len(calls) == 1:
+            raise KitError("two runs with rng seed 0 returned different tuples")
+
+    exc = run_for_failure(fails_once, KitError)
+    assert isinstance(exc, KitError)
+    assert "different tuples" in str(exc) and FLAKY_NOTE in str(exc)
+    assert run_for_failure(lambda: None, KitError) is None
