@@ -612,7 +612,7 @@ def logsumexp(x: Array, keep_mask: Array | None = None, add_one: bool = True, di
 
     ``out = log(1 + sum_{j kept} exp(x_j))`` with ``add_one`` (PML's default: a zero column
     is appended), else ``log(sum_{j kept} exp(x_j))``. Masked-out entries count as
-    ``finfo(dtype).min``; rows (or columns) with nothing kept give 0. Computed as
+    ``-inf`` (they add exactly 0); rows (or columns) with nothing kept give 0. Computed as
     ``m + log(sum(exp(x - m)))`` with ``m`` the maximum; differentiable on torch, and the
     gradient of a row with nothing kept is 0 (not NaN).
 
@@ -628,11 +628,16 @@ def logsumexp(x: Array, keep_mask: Array | None = None, add_one: bool = True, di
     if dim not in (0, 1, -1, -2):
         raise ValueError(f"dim must be 0 or 1 for a 2-D array, got {dim}")
     dim = dim % 2
+    has = None
     if keep_mask is not None:
         if tuple(keep_mask.shape) != tuple(x.shape):
             raise ValueError(f"keep_mask must have x's shape {tuple(x.shape)}, got {tuple(keep_mask.shape)}")
-        low = xp.asarray(xp.finfo(x.dtype).min, dtype=x.dtype, device=device)
-        x = xp.where(keep_mask, x, low)
+        # Masked entries are -inf (exp gives exactly 0): finfo.min would give the same sums but
+        # sends exp down its slow path for huge negative inputs (3-5x slower per element, torch
+        # and NumPy). Rows with nothing kept get a finite stand-in max and sum, so that no inf or
+        # NaN appears in the value or the gradient.
+        x = xp.where(keep_mask, x, xp.asarray(-xp.inf, dtype=x.dtype, device=device))
+        has = xp.any(keep_mask, axis=dim, keepdims=True)
     if add_one:
         shape = (x.shape[0], 1) if dim == 1 else (1, x.shape[1])
         x = xp.concat([x, xp.zeros(shape, dtype=x.dtype, device=device)], axis=dim)
@@ -640,10 +645,12 @@ def logsumexp(x: Array, keep_mask: Array | None = None, add_one: bool = True, di
         shape = (x.shape[0], 1) if dim == 1 else (1, x.shape[1])
         return xp.zeros(shape, dtype=x.dtype, device=device)
     m = xp.max(x, axis=dim, keepdims=True)
-    out = m + xp.log(xp.sum(xp.exp(x - m), axis=dim, keepdims=True))
-    if keep_mask is not None:
-        out = xp.where(xp.any(keep_mask, axis=dim, keepdims=True), out, xp.zeros_like(out))
-    return out
+    if has is not None:
+        m = xp.where(has, m, xp.zeros_like(m))
+        total = xp.sum(xp.exp(x - m), axis=dim, keepdims=True)
+        total = xp.where(has, total, xp.ones_like(total))
+        return xp.where(has, m + xp.log(total), xp.zeros_like(m))
+    return m + xp.log(xp.sum(xp.exp(x - m), axis=dim, keepdims=True))
 
 
 def remove_self_comparisons(

@@ -199,7 +199,7 @@ def _one_side(spec: dict, case: LossCase, side: str, device, info: dict, gpu: di
     leaves = [x, r, *params]
 
     if case.kind == "self_supervised":
-        forward = lambda: loss(x, r)  # noqa: E731
+        forward = lambda: loss(x, ref_emb=r)  # noqa: E731  (VICRegLoss takes ref_emb by keyword only)
     elif case.kind == "manifold":
         meta = torch.arange(n, device=device) % (n // SAMPLES_PER_CLASS)
         forward = lambda: loss(x, indices_tuple=meta)  # noqa: E731
