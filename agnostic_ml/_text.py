@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Any, Sequence
 
 __all__ = ["table"]
@@ -41,3 +42,18 @@ def table(headers: Sequence[Any], rows: Sequence[Sequence[Any]], align: str | No
 
     sep = "  ".join("-" * w for w in widths)
     return "\n".join([line([str(h) for h in headers]), sep, *(line(r) for r in cells)])
+
+
+def exception_line(exc: BaseException) -> str:
+    """The last line of ``exc`` as Python prints it: ``"ValueError: labels must be 1-D"``."""
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
+
+
+def raised_where(exc: BaseException) -> str:
+    """``" at file:line in function"`` of the innermost frame of ``exc``'s traceback ("" if none)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f" at {f.filename}:{f.lineno} in {f.name}"
+

@@ -43,3 +43,20 @@ def describe_tuples(out: tuple[Any, ...]) -> tuple[str, dict[str, int]]:
 def tuple_keys(out: tuple[Any, ...]) -> tuple[str, ...]:
     """The ``.npz`` keys of a miner output: ``a1, p, a2, n`` (pairs) or ``a, p, n`` (triplets)."""
     return ("a1", "p", "a2", "n") if len(out) == 4 else ("a", "p", "n")
+
+
+def print_property_outcome(report: Any, failure: BaseException | None) -> int:
+    """Print a kit report (and the failure's minimal example) the way check-miner/check-loss do.
+
+    ``report`` is the passing report, or None when ``failure`` (a kit error carrying its own
+    ``.report``) is given. Returns the exit code: 0 when every invariant holds, 1 otherwise.
+    """
+    if failure is not None:
+        print(failure.report.summary())
+        print()
+        print(str(failure))
+        return 1
+    print(report.summary())
+    print("all invariants hold")
+    return 0
+

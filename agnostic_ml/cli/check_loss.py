@@ -15,6 +15,7 @@ from typing import Any
 
 from ._args import add_param_argument, positive_int
 from ._errors import CLIError
+from ._format import print_property_outcome
 from ._parser import Command
 from ._registry import _is_spec, _norm_name, check_params, load_object, parse_params
 
@@ -174,13 +175,8 @@ def run(args: argparse.Namespace) -> int:
             dtype_rtol=args.dtype_rtol, name=label,
         )
     except LossPropertyError as exc:
-        print(exc.report.summary())
-        print()
-        print(str(exc))
-        return 1
-    print(report.summary())
-    print("all invariants hold")
-    return 0
+        return print_property_outcome(None, exc)
+    return print_property_outcome(report, None)
 
 
 COMMAND = Command(

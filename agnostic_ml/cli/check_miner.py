@@ -14,7 +14,7 @@ from typing import Any
 from ._args import add_param_argument, positive_int
 from ._errors import CLIError
 from ._parser import Command
-from ._format import miner_label
+from ._format import miner_label, print_property_outcome
 from ._registry import load_object, make_miner, miner_class, parse_params
 
 __all__ = ["COMMAND"]
@@ -86,13 +86,8 @@ def run(args: argparse.Namespace) -> int:
     except BackendUnavailable as exc:
         raise CLIError(f"--backend: {exc}") from None
     except MinerPropertyError as exc:
-        print(exc.report.summary())
-        print()
-        print(str(exc))
-        return 1
-    print(report.summary())
-    print("all invariants hold")
-    return 0
+        return print_property_outcome(None, exc)
+    return print_property_outcome(report, None)
 
 
 COMMAND = Command(

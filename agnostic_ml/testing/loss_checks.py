@@ -33,12 +33,12 @@ tensors, including the core classes of :mod:`agnostic_ml.losses`.
 from __future__ import annotations
 
 import copy
-import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .._text import exception_line, raised_where
 from ._calls import _zero_arg_callable
 from .invariants import InvariantViolation
 
@@ -435,7 +435,7 @@ class _LossChecker:
         except LossInvariantViolation:
             raise
         except Exception as exc:  # noqa: BLE001 - the original batch was accepted, so this is a bug
-            self.fail(check, f"the loss raised {_exc_line(exc)}{_where(exc)} on {what}, "
+            self.fail(check, f"the loss raised {exception_line(exc)}{raised_where(exc)} on {what}, "
                              "but accepted the original batch", rule=check)
             raise  # unreachable: fail raises
 
@@ -708,16 +708,6 @@ def _torch_dtype(dt: np.dtype) -> Any:
     return torch.float32 if dt == np.float32 else torch.float64
 
 
-def _exc_line(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
-
-
-def _where(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return ""
-    f = frames[-1]
-    return f" at {f.filename}:{f.lineno} in {f.name}"
 
 
 def _arr(x: Any, name: str | None = None) -> str:

@@ -28,15 +28,13 @@ from hypothesis import strategies as st
 
 from ._hypothesis_run import run_for_failure
 
-from .._text import table
+from .._text import exception_line, raised_where, table
 from .loss_checks import (
     LOSS_CHECKS,
     LossBatch,
     LossInvariantViolation,
-    _exc_line,
     _LossChecker,
     _validate,
-    _where,
     all_pairs,
     all_triplets,
     format_violation,
@@ -436,11 +434,11 @@ class _Runner:
         except (ValueError, TypeError) as exc:
             self.report.rejected += 1
             if not self.report.first_rejection:
-                self.report.first_rejection = _exc_line(exc)
+                self.report.first_rejection = exception_line(exc)
             self._passed("errors")
             return
         except Exception as exc:  # noqa: BLE001 - anything else is a bug of the loss
-            text = format_violation(self.opts.name, "finite", f"the loss raised {_exc_line(exc)}{_where(exc)}; "
+            text = format_violation(self.opts.name, "finite", f"the loss raised {exception_line(exc)}{raised_where(exc)}; "
                                     "a loss may reject a batch only with ValueError or TypeError", b)
             text = text.replace("check 'finite' (finite value and gradient)",
                                 f"check 'errors' ({LOSS_PROPERTY_CHECKS['errors']})", 1)

@@ -30,7 +30,6 @@ This module imports ``hypothesis`` (the ``test`` extra).
 from __future__ import annotations
 
 import inspect
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -41,7 +40,7 @@ from hypothesis import strategies as st
 
 from ._hypothesis_run import run_for_failure
 
-from .._text import table
+from .._text import exception_line, raised_where, table
 from ._calls import Mined, call_miner, miner_maker, miner_name
 from .backends import KIT_DEFAULT_BACKEND_NAMES, Backend, backend_status, load_backend, parse_backend_names
 from .batch import MinerBatch
@@ -414,7 +413,7 @@ class _Runner:
         if self.same and accepted and len(accepted) < len(attempts):
             ok, bad = accepted[0], next(a for a in attempts if a.rejected is not None)
             self._fail("backends", "backends", bad, host_batch,
-                       f"{bad.backend.name} rejected the batch ({_exc_line(bad.rejected)}) but "
+                       f"{bad.backend.name} rejected the batch ({exception_line(bad.rejected)}) but "
                        f"{ok.backend.name} accepted it", attempts=attempts)
         if self.same and len(accepted) > 1:
             ref = accepted[0]
@@ -441,12 +440,12 @@ class _Runner:
             except (ValueError, TypeError) as exc:
                 att.rejected = exc
                 if not self.first_rejection:
-                    self.first_rejection = f"{_exc_line(exc)} (on {backend.name})"
+                    self.first_rejection = f"{exception_line(exc)} (on {backend.name})"
                 self._passed("errors")
                 return att
             except Exception as exc:  # noqa: BLE001 - any other exception is a violation
                 self._fail("errors", "crash", att, host_batch,
-                           f"the miner raised {_exc_line(exc)}{_where(exc)}; a miner may reject a batch only with "
+                           f"the miner raised {exception_line(exc)}{raised_where(exc)}; a miner may reject a batch only with "
                            "ValueError or TypeError")
             self._passed("errors")
             key = "contract_ref" if nb.has_ref else "contract"
@@ -475,7 +474,7 @@ class _Runner:
                     self._fail("deterministic", v.rule, att, host_batch, str(v), violation=v)
                 except Exception as exc:  # noqa: BLE001 - the second run failed where the first did not
                     self._fail("deterministic", "deterministic", att, host_batch,
-                               f"a second run with the same seed raised {_exc_line(exc)}; the first run succeeded")
+                               f"a second run with the same seed raised {exception_line(exc)}; the first run succeeded")
                 self._passed("deterministic")
         return att
 
@@ -537,16 +536,6 @@ def _rounding_explains(ref: _Attempt, other: _Attempt) -> str | None:
 # -- the failure report ----------------------------------------------------------------------
 
 
-def _exc_line(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()[-1]
-
-
-def _where(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return ""
-    f = frames[-1]
-    return f" at {f.filename}:{f.lineno} in {f.name}"
 
 
 def _arr(x: np.ndarray, prefix: str = "") -> str:
