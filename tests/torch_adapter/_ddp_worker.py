@@ -131,6 +131,7 @@ def main(rank: int, ws: int, port: int, out_dir: str) -> None:
         check_regular(rank, ws, (8, 8), losses.ContrastiveLoss, lambda: miners.MultiSimilarityMiner(epsilon=0.3))
         check_efficient(rank, ws, (8, 7))
         check_cross_batch_memory(rank, ws, (6, 6))
+        torch.distributed.barrier()  # on success: no rank tears gloo down while another still uses it
     except Exception:  # reported to the parent through the file
         status = traceback.format_exc()
     finally:
