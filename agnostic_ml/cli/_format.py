@@ -45,18 +45,16 @@ def tuple_keys(out: tuple[Any, ...]) -> tuple[str, ...]:
     return ("a1", "p", "a2", "n") if len(out) == 4 else ("a", "p", "n")
 
 
-def print_property_outcome(report: Any, failure: BaseException | None) -> int:
-    """Print a kit report (and the failure's minimal example) the way check-miner/check-loss do.
+def print_property_outcome(report: Any, failure: BaseException | None = None) -> int:
+    """Print a kit report (and a failure's minimal example) the way check-miner/check-loss do.
 
-    ``report`` is the passing report, or None when ``failure`` (a kit error carrying its own
-    ``.report``) is given. Returns the exit code: 0 when every invariant holds, 1 otherwise.
+    Returns the exit code: 0 when every invariant holds, 1 when ``failure`` (the kit's error,
+    whose ``.report`` is ``report``) is given.
     """
+    print(report.summary())
     if failure is not None:
-        print(failure.report.summary())
         print()
         print(str(failure))
         return 1
-    print(report.summary())
     print("all invariants hold")
     return 0
-

@@ -175,8 +175,8 @@ def run(args: argparse.Namespace) -> int:
             dtype_rtol=args.dtype_rtol, name=label,
         )
     except LossPropertyError as exc:
-        return print_property_outcome(None, exc)
-    return print_property_outcome(report, None)
+        return print_property_outcome(exc.report, exc)
+    return print_property_outcome(report)
 
 
 COMMAND = Command(

@@ -86,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     except BackendUnavailable as exc:
         raise CLIError(f"--backend: {exc}") from None
     except MinerPropertyError as exc:
-        return print_property_outcome(None, exc)
-    return print_property_outcome(report, None)
+        return print_property_outcome(exc.report, exc)
+    return print_property_outcome(report)
 
 
 COMMAND = Command(
